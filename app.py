@@ -1,0 +1,168 @@
+"""Motio: create_app() builds the Flask application (web, API and CLI)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from flask import Flask, has_request_context, request, session
+from flask_login import current_user
+
+import config
+from core.db import render_migration_item
+from extensions import babel, csrf, db, limiter, migrate, talisman
+
+CSP = {
+    "default-src": "'self'",
+    "img-src": ["'self'", "data:"],
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def create_app(config_overrides: Mapping | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config.INSTANCE))
+    app.config.update(config.load_config())
+    app.config.update(
+        API_TITLE="Motio API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            },
+            "security": [{"bearerAuth": []}],
+            "info": {
+                "description": "Motio JSON API. Authenticate with `Authorization: Bearer <token>` "
+                "(create one with `flask users token EMAIL`)."
+            },
+        },
+    )
+    if config_overrides:
+        app.config.update(config_overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    _init_database(app)
+    _init_security(app)
+    _init_i18n(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _init_database(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(config.ROOT / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_item,
+    )
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine)
+
+
+def _configure_sqlite(engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (needed for SAVEPOINTs and for BEGIN
+        # to be emitted before the first read), then WAL for concurrent readers, enforced foreign keys and a
+        # busy timeout instead of an immediate "database is locked".
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+
+def _init_security(app: Flask) -> None:
+    from accounts.auth import init_auth
+    from core.access import init_access
+    from core.converters import IdConverter
+    from core.errors import register_error_handlers
+
+    app.url_map.converters["id"] = IdConverter
+    production = app.config["MOTIO_ENV"] == "production"
+    talisman.init_app(
+        app,
+        force_https=production,
+        strict_transport_security=production,
+        session_cookie_secure=production,
+        content_security_policy=CSP,
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    init_access(app)  # first: unauthenticated requests get 401/redirect before anything else looks at them
+    init_auth(app)
+    register_error_handlers(app)
+
+    @app.after_request
+    def no_store_for_private_pages(response):
+        # Patient data must not linger in shared browser or proxy caches.
+        if current_user.is_authenticated and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def select_locale() -> str:
+    if not has_request_context():  # CLI and scheduler: the practice default
+        return "nl"
+    chosen = session.get("lang")
+    if chosen in ("nl", "en"):
+        return chosen
+    if current_user and current_user.is_authenticated:
+        return current_user.practice.locale
+    return request.accept_languages.best_match(["nl", "en"]) or "nl"
+
+
+def select_timezone() -> str:
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user.practice.timezone
+    return "Europe/Amsterdam"
+
+
+def _init_i18n(app: Flask) -> None:
+    from core import formatting
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    formatting.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from accounts.api import blp as accounts_api
+    from accounts.views import bp as accounts_bp
+    from core.api import init_api
+    from core.views import bp as core_bp
+    from patients.api import blp as patients_api
+    from patients.views import bp as patients_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(patients_bp)
+    init_api(app, [accounts_api, patients_api])
+
+
+def _register_cli(app: Flask) -> None:
+    from accounts.cli import users_cli
+    from demo.cli import demo_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,105 @@
+"""Settings from environment variables, with safe local defaults.
+
+`load_config()` returns a plain dict so `create_app(config)` can overlay test or deployment values.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+INSTANCE = ROOT / "instance"
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong in a way that must stop start-up."""
+
+
+def env_bool(value: str | None, default: bool = False) -> bool:
+    """Read true/false/1/0/yes/no as a boolean; anything else is a configuration error."""
+    if value is None or value.strip() == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"Expected true/false/1/0, got {value!r}")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the common `postgres://` and `postgresql://` spellings and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _local_secret_key() -> str:
+    """Generate a secret once and keep it in instance/, so local sessions survive restarts."""
+    INSTANCE.mkdir(exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(environ: dict[str, str] | None = None) -> dict:
+    env = os.environ if environ is None else environ
+    motio_env = env.get("MOTIO_ENV", "development")
+    if motio_env not in ENVIRONMENTS:
+        raise ConfigError(f"MOTIO_ENV must be one of {', '.join(ENVIRONMENTS)}, not {motio_env!r}")
+    production = motio_env == "production"
+
+    secret_key = env.get("SECRET_KEY")
+    if not secret_key:
+        if production:
+            raise ConfigError("SECRET_KEY must be set in production (MOTIO_ENV=production)")
+        secret_key = _local_secret_key()
+
+    default_db = f"sqlite:///{INSTANCE / 'motio.db'}"
+    database_url = normalise_database_url(env.get("DATABASE_URL") or default_db)
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:///:memory:"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+    try:
+        mail_port = int(env.get("MAIL_PORT") or 25)
+    except ValueError as exc:
+        raise ConfigError(f"MAIL_PORT must be a number, not {env.get('MAIL_PORT')!r}") from exc
+
+    return {
+        "MOTIO_ENV": motio_env,
+        "TESTING": motio_env == "testing",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "MAIL_SERVER": env.get("MAIL_SERVER") or "",
+        "MAIL_PORT": mail_port,
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or "",
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or "",
+        "MAIL_USE_TLS": env_bool(env.get("MAIL_USE_TLS")),
+        "MAIL_FROM": env.get("MAIL_FROM") or "",
+        "REDIS_URL": env.get("REDIS_URL") or "",
+        # Rate limits are settings; the test environment switches them off unless a test turns them on.
+        "RATELIMIT_ENABLED": env_bool(env.get("RATELIMIT_ENABLED"), default=motio_env != "testing"),
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN") or "5 per minute",
+        "RATELIMIT_LOGIN_IP": env.get("RATELIMIT_LOGIN_IP") or "30 per minute",
+        "RATELIMIT_API": env.get("RATELIMIT_API") or "1200 per minute",
+        "LOGIN_IDLE_MINUTES": int(env.get("LOGIN_IDLE_MINUTES") or 30),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "BABEL_DEFAULT_LOCALE": "nl",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
+        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    }

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every domain package uses: column types, errors, access control, API helpers."""

@@ -1,0 +1,1 @@
+"""Patient records: contact details and preferences, consent, archive, export and erasure."""

@@ -1,0 +1,119 @@
+"""Patient list, search, create, edit and archive (HTML)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from accounts.auth import current_actor
+from accounts.forms import EmptyForm
+from core.access import can, require_permission
+from core.errors import DomainError
+from extensions import db
+from patients import operations
+from patients.forms import PatientForm, SearchForm
+
+bp = Blueprint("patients", __name__, url_prefix="/patients")
+PER_PAGE = 25
+
+
+def _page_arg() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+
+
+@bp.route("/")
+def index():
+    form = SearchForm(request.args)
+    q = form.q.data if form.validate() else ""
+    archived = request.args.get("archived") == "1"
+    page = _page_arg()
+    patients, total = operations.search_patients(
+        current_actor(), q=q or "", page=page, per_page=PER_PAGE, archived=archived
+    )
+    db.session.commit()
+    return render_template(
+        "patients/index.html",
+        form=form,
+        patients=patients,
+        total=total,
+        page=page,
+        per_page=PER_PAGE,
+        archived=archived,
+        q=q or "",
+    )
+
+
+def _apply_errors(form: PatientForm, exc: DomainError) -> None:
+    for field, message in exc.fields.items():
+        if hasattr(form, field):
+            getattr(form, field).errors = [*getattr(form, field).errors, message]
+        else:
+            flash(message, "error")
+    if not exc.fields:
+        flash(exc.message, "error")
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create():
+    form = PatientForm()
+    if form.validate_on_submit():
+        try:
+            patient = operations.create_patient(current_actor(), form.values())
+        except DomainError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Patient %(name)s added.", name=patient.name), "success")
+            return redirect(url_for("patients.detail", patient_id=patient.id))
+    status = 422 if form.errors else 200
+    return render_template("patients/form.html", form=form, patient=None), status
+
+
+@bp.route("/<id:patient_id>")
+def detail(patient_id: int):
+    patient = operations.get_patient(current_actor(), patient_id)
+    db.session.commit()
+    return render_template(
+        "patients/detail.html",
+        patient=patient,
+        action_form=EmptyForm(),
+        can_archive=can(current_actor().user, "archive_patients"),
+    )
+
+
+@bp.route("/<id:patient_id>/edit", methods=["GET", "POST"])
+def edit(patient_id: int):
+    patient = operations.get_patient(current_actor(), patient_id, log=False)
+    form = PatientForm(obj=patient)
+    if form.validate_on_submit():
+        try:
+            operations.update_patient(current_actor(), patient_id, form.values())
+        except DomainError as exc:
+            db.session.rollback()
+            patient = operations.get_patient(current_actor(), patient_id, log=False)
+            _apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Changes saved."), "success")
+            return redirect(url_for("patients.detail", patient_id=patient_id))
+    status = 422 if form.errors else 200
+    return render_template("patients/form.html", form=form, patient=patient), status
+
+
+@bp.route("/<id:patient_id>/archive", methods=["POST"])
+@require_permission("archive_patients")
+def archive(patient_id: int):
+    form = EmptyForm()
+    if form.validate_on_submit():
+        archived = request.form.get("archived") == "1"
+        patient = operations.set_archived(current_actor(), patient_id, archived)
+        db.session.commit()
+        flash(
+            _("%(name)s is archived.", name=patient.name)
+            if archived
+            else _("%(name)s is active again.", name=patient.name),
+            "success",
+        )
+    return redirect(url_for("patients.detail", patient_id=patient_id))
