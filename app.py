@@ -76,9 +76,9 @@ def _init_database(app: Flask) -> None:
 def _configure_sqlite(engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
-        # Let SQLAlchemy, not pysqlite, decide when transactions begin (needed for SAVEPOINTs and for BEGIN
-        # to be emitted before the first read), then WAL for concurrent readers, enforced foreign keys and a
-        # busy timeout instead of an immediate "database is locked".
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (needed for SAVEPOINTs), then WAL so
+        # readers never block, enforced foreign keys, and a busy timeout instead of an immediate "database is
+        # locked".
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -88,7 +88,11 @@ def _configure_sqlite(engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock at the start. A deferred transaction that reads and then writes fails
+        # at once with SQLITE_BUSY when another writer committed in between (the busy timeout cannot help);
+        # taking the lock up front makes concurrent writers wait their turn instead, so a check-then-insert
+        # (the last place in a group) is safe. Transactions are short: one per request, job run or command.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _init_security(app: Flask) -> None:
