@@ -1,0 +1,1 @@
+"""Supervision: instruments and scoring, level rules with reasons, barriers and actions, staffing ratios."""
