@@ -113,7 +113,12 @@ def _init_security(app: Flask) -> None:
         referrer_policy="strict-origin-when-cross-origin",
     )
     csrf.init_app(app)
+    # Flask-Limiter sets up its storage only when enabled at start; we start it enabled and then apply the
+    # setting, so tests (limits off) can switch limits on for the tests that are about them.
+    limits_on = app.config["RATELIMIT_ENABLED"]
+    app.config["RATELIMIT_ENABLED"] = True
     limiter.init_app(app)
+    limiter.enabled = app.config["RATELIMIT_ENABLED"] = limits_on
     init_access(app)  # first: unauthenticated requests get 401/redirect before anything else looks at them
     init_auth(app)
     register_error_handlers(app)
@@ -127,8 +132,9 @@ def _init_security(app: Flask) -> None:
 
 
 def select_locale() -> str:
-    if not has_request_context():  # CLI and scheduler: the practice default
-        return "nl"
+    if not has_request_context():
+        # CLI output is for operators: English. Anything a patient receives is rendered with force_locale.
+        return "en"
     chosen = session.get("lang")
     if chosen in ("nl", "en"):
         return chosen

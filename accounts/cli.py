@@ -28,8 +28,8 @@ def create_user(practice_name: str, email: str, password: str, role: str, name: 
         )
     except (DomainError, ValueError) as exc:
         db.session.rollback()
-        details = "; ".join(f"{k}: {v}" for k, v in getattr(exc, "fields", {}).items())
-        raise click.ClickException(f"{exc}{' (' + details + ')' if details else ''}") from exc
+        fields = getattr(exc, "fields", {})
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in fields.items()) or str(exc)) from exc
     db.session.commit()
     click.echo(f"Created {user.role} {user.email} in practice {practice.name!r} (id {user.id}).")
 
