@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from flask import Flask, has_request_context, request, session
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from core.db import render_migration_item
@@ -102,6 +103,9 @@ def _init_security(app: Flask) -> None:
     from core.errors import register_error_handlers
 
     app.url_map.converters["id"] = IdConverter
+    if app.config["PROXY_COUNT"]:
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     production = app.config["MOTIO_ENV"] == "production"
     talisman.init_app(
         app,

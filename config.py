@@ -39,6 +39,16 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def _int(env, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
 def _local_secret_key() -> str:
     """Generate a secret once and keep it in instance/, so local sessions survive restarts."""
     INSTANCE.mkdir(exist_ok=True)
@@ -67,10 +77,7 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
     if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:///:memory:"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
-    try:
-        mail_port = int(env.get("MAIL_PORT") or 25)
-    except ValueError as exc:
-        raise ConfigError(f"MAIL_PORT must be a number, not {env.get('MAIL_PORT')!r}") from exc
+    mail_port = _int(env, "MAIL_PORT", 25)
 
     return {
         "MOTIO_ENV": motio_env,
@@ -91,7 +98,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN") or "5 per minute",
         "RATELIMIT_LOGIN_IP": env.get("RATELIMIT_LOGIN_IP") or "30 per minute",
         "RATELIMIT_API": env.get("RATELIMIT_API") or "1200 per minute",
-        "LOGIN_IDLE_MINUTES": int(env.get("LOGIN_IDLE_MINUTES") or 30),
+        "LOGIN_IDLE_MINUTES": _int(env, "LOGIN_IDLE_MINUTES", 30),
+        # Number of reverse proxies in front of the app (nginx: 1), so client IPs and https are read correctly.
+        "PROXY_COUNT": _int(env, "MOTIO_PROXY_COUNT", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

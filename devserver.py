@@ -1,0 +1,62 @@
+"""Local development: run every Motio process in one terminal and stop them together (Ctrl+C).
+
+Production runs these as separate services (see README): gunicorn for the web, one scheduler process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def commands(host: str, port: int) -> list[tuple[str, list[str]]]:
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    return [("web", [*flask, "run", "--host", host, "--port", str(port), "--no-reload"])]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args()
+
+    env = dict(os.environ)
+    procs = []
+    for name, cmd in commands(args.host, args.port):
+        print(f"[devserver] starting {name}: {' '.join(cmd[1:])}", flush=True)
+        procs.append((name, subprocess.Popen(cmd, env=env)))
+    print(f"[devserver] Motio runs on http://{args.host}:{args.port} — press Ctrl+C to stop.", flush=True)
+
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, proc in procs:
+            if proc.poll() is not None:
+                print(f"[devserver] {name} stopped with code {proc.returncode}; stopping the others.", flush=True)
+                exit_code = proc.returncode or 1
+                stopping = True
+        time.sleep(0.3)
+    for _, proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for _, proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
