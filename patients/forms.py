@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, SelectField, StringField, TelField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, Optional
 
 
 def language_choices():
@@ -19,7 +19,7 @@ def calendar_choices():
 class PatientForm(FlaskForm):
     # Length limits mirror the operation's rules so the browser tells the user early; the operation decides.
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    email = EmailField(_l("Email"), validators=[Optional(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[Optional(), Email(), Length(max=254)])
     phone = TelField(_l("Phone"), validators=[Optional(), Length(max=40)])
     date_of_birth = DateField(_l("Date of birth"), validators=[Optional()])
     language = SelectField(_l("Language"), choices=language_choices)

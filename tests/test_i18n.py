@@ -43,4 +43,4 @@ def test_validation_messages_are_translated(app):
         },
     )
     assert response.status_code == 422
-    assert "geen geldig e-mailadres" in response.get_data(as_text=True).lower()
+    assert "ongeldig e-mailadres" in response.get_data(as_text=True).lower()

@@ -53,7 +53,7 @@ def test_create_view_and_edit_patient(client):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("email", "not-an-email", "not a valid email"),
+        ("email", "not-an-email", "invalid email address"),
         ("name", "", "This field is required."),
         ("name", "x" * 10_000, "longer than 200"),
         ("language", "de", "Not a valid choice"),
