@@ -17,7 +17,8 @@ blp = api_blueprint("Patients", __name__, "Patient records of the practice.")
 class PatientSchema(StrictSchema):
     id = ma.fields.Integer(dump_only=True)
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    email = ma.fields.String(validate=ma.validate.Length(max=254), metadata={"format": "email"})
+    #: null when the patient has no email address
+    email = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=254), metadata={"format": "email"})
     phone = ma.fields.String(validate=ma.validate.Length(max=40))
     date_of_birth = ma.fields.Date(allow_none=True)
     language = ma.fields.String(validate=ma.validate.OneOf(LANGUAGES))
@@ -27,6 +28,12 @@ class PatientSchema(StrictSchema):
     email_consent_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
     archived = ma.fields.Boolean(dump_only=True)
     created_at = ma.fields.AwareDateTime(dump_only=True)
+
+    @ma.post_dump
+    def no_email_is_null(self, data, **kwargs):
+        if data.get("email") == "":
+            data["email"] = None
+        return data
 
 
 class PatientUpdateSchema(PatientSchema):
