@@ -42,6 +42,7 @@ def init_auth(app: Flask) -> None:
         if not req.path.startswith("/api/") or not header.lower().startswith("bearer "):
             return None
         user = operations.user_for_api_token(header[7:].strip())
+        db.session.commit()  # keeps the token's "last used" even when the request itself writes nothing
         if user is not None:
             request.environ["motio.bearer"] = True
         return user

@@ -55,3 +55,7 @@ class AuditFilterForm(FlaskForm):
 
     patient_id = StringField(_l("Patient number"), validators=[Optional(), Length(max=19)])
     action = StringField(_l("Action"), validators=[Optional(), Length(max=40)])
+
+
+class TokenForm(FlaskForm):
+    label = StringField(_l("What is the token for?"), validators=[DataRequired(), Length(max=100)])

@@ -17,7 +17,7 @@ from accounts.models import LOCALES, ROLES, ApiToken, AuditEvent, LoginSession, 
 from core.access import get_scoped
 from core.actor import Actor
 from core.db import utcnow
-from core.errors import Conflict, Forbidden, Invalid
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.tokens import new_token, token_hash
 from core.validation import clean_name, is_timezone, normalise_email
 from extensions import db
@@ -281,6 +281,27 @@ def issue_api_token(user: User, label: str = "") -> str:
     return token
 
 
+def list_api_tokens(actor: Actor) -> list[ApiToken]:
+    return list(
+        db.session.execute(
+            sa.select(ApiToken).where(ApiToken.user_id == actor.user_id).order_by(ApiToken.created_at.desc())
+        ).scalars()
+    )
+
+
+def revoke_api_token(actor: Actor, token_id: int) -> ApiToken:
+    """Staff revoke their own tokens; someone else's token id is simply not found."""
+    token = db.session.execute(
+        sa.select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == actor.user_id)
+    ).scalar_one_or_none()
+    if token is None:
+        raise NotFound(_l("Not found."))
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.flush()
+    return token
+
+
 def user_for_api_token(token: str) -> User | None:
     if not token or len(token) > 200:
         return None
@@ -289,6 +310,9 @@ def user_for_api_token(token: str) -> User | None:
     ).scalar_one_or_none()
     if row is None or not row.user.active:
         return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+        row.last_used_at = now  # committed with the request; coarse so a busy client does not write every call
     return row.user
 
 
@@ -326,6 +350,17 @@ def audit(
     )
 
 
+def _audit_query(actor: Actor, patient_id: int | None, user_id: int | None, action: str | None):
+    query = sa.select(AuditEvent).where(AuditEvent.practice_id == actor.practice_id)
+    if patient_id:
+        query = query.where(AuditEvent.patient_id == patient_id)
+    if user_id:
+        query = query.where(AuditEvent.user_id == user_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    return query
+
+
 def audit_events(
     actor: Actor,
     *,
@@ -335,13 +370,7 @@ def audit_events(
     page: int = 1,
     per_page: int = 50,
 ):
-    query = sa.select(AuditEvent).where(AuditEvent.practice_id == actor.practice_id)
-    if patient_id:
-        query = query.where(AuditEvent.patient_id == patient_id)
-    if user_id:
-        query = query.where(AuditEvent.user_id == user_id)
-    if action:
-        query = query.where(AuditEvent.action == action)
+    query = _audit_query(actor, patient_id, user_id, action)
     total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
     rows = (
         db.session.execute(
@@ -351,3 +380,10 @@ def audit_events(
         .all()
     )
     return rows, total
+
+
+def audit_rows_for_export(
+    actor: Actor, *, patient_id: int | None = None, user_id: int | None = None, action: str | None = None
+):
+    query = _audit_query(actor, patient_id, user_id, action)
+    return db.session.execute(query.order_by(AuditEvent.at, AuditEvent.id)).scalars()

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+import csv
+import io
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from accounts import operations
 from accounts.auth import client_ip, current_actor
-from accounts.forms import AuditFilterForm, EmptyForm, InviteForm, LoginForm, PracticeForm, RoleForm, SetPasswordForm
-from accounts.models import User
+from accounts.forms import (
+    AuditFilterForm,
+    EmptyForm,
+    InviteForm,
+    LoginForm,
+    PracticeForm,
+    RoleForm,
+    SetPasswordForm,
+    TokenForm,
+)
 from core.access import public, require_permission
+from core.db import MAX_ID
 from core.errors import DomainError
 from core.views import safe_next
 from extensions import db, limiter
@@ -202,22 +214,96 @@ def practice_settings():
     return render_template("accounts/settings.html", form=form)
 
 
+@bp.route("/account/tokens", methods=["GET", "POST"])
+def api_tokens():
+    """Each staff member manages their own API tokens; a new token is shown once and only its hash is kept."""
+    form = TokenForm()
+    new_token = None
+    if form.validate_on_submit():
+        new_token = operations.issue_api_token(current_user, form.label.data)
+        db.session.commit()
+        form = TokenForm(formdata=None)
+    return render_template(
+        "accounts/tokens.html",
+        form=form,
+        new_token=new_token,
+        tokens=operations.list_api_tokens(current_actor()),
+        action_form=EmptyForm(),
+    )
+
+
+@bp.route("/account/tokens/<id:token_id>/revoke", methods=["POST"])
+def revoke_token(token_id: int):
+    if EmptyForm().validate_on_submit():
+        operations.revoke_api_token(current_actor(), token_id)
+        db.session.commit()
+        flash(_("The token no longer works."), "success")
+    return redirect(url_for("accounts.api_tokens"))
+
+
+def _audit_filters(form: AuditFilterForm) -> dict:
+    patient_id = None
+    if form.validate() and form.patient_id.data:
+        if form.patient_id.data.isdigit() and 0 < int(form.patient_id.data) <= MAX_ID:
+            patient_id = int(form.patient_id.data)
+        else:
+            form.patient_id.errors.append(_("Enter a number."))
+    return {"patient_id": patient_id, "action": form.action.data or None}
+
+
 @bp.route("/audit")
 @require_permission("view_audit")
 def audit_log():
     form = AuditFilterForm(request.args)
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
-    patient_id = None
-    if form.validate() and form.patient_id.data:
-        if form.patient_id.data.isdigit():
-            patient_id = int(form.patient_id.data)
-        else:
-            form.patient_id.errors.append(_("Enter a number."))
-    events, total = operations.audit_events(
-        current_actor(), patient_id=patient_id, action=(form.action.data or None), page=page
-    )
-    staff = {u.id: u for u in db.session.query(User).filter_by(practice_id=current_user.practice_id)}
+    events, total = operations.audit_events(current_actor(), **_audit_filters(form), page=page)
+    staff = {u.id: u for u in operations.list_staff(current_actor())}
     return render_template(
         "accounts/audit.html", form=form, events=events, total=total, page=page, per_page=50, staff=staff
+    )
+
+
+@bp.route("/audit/export.csv")
+@require_permission("view_audit")
+def audit_export():
+    """The (filtered) audit log as CSV for the practice's privacy officer; a BOM so spreadsheets read UTF-8."""
+    form = AuditFilterForm(request.args)
+    rows = operations.audit_rows_for_export(current_actor(), **_audit_filters(form))
+    staff = {u.id: u for u in operations.list_staff(current_actor())}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "time_utc",
+            "user",
+            "actor_type",
+            "patient_id",
+            "action",
+            "object_type",
+            "object_id",
+            "on_behalf_of",
+            "ip",
+            "detail",
+        ]
+    )
+    for e in rows:
+        writer.writerow(
+            [
+                e.at.isoformat(),
+                staff[e.user_id].email if e.user_id in staff else "",
+                e.actor_type,
+                e.patient_id or "",
+                e.action,
+                e.object_type,
+                e.object_id or "",
+                e.on_behalf_of,
+                e.ip,
+                e.detail,
+            ]
+        )
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=motio-audit-log.csv"},
     )

@@ -151,3 +151,30 @@ def test_password_is_stored_as_argon2id_hash():
     user = make_user()
     assert user.password_hash.startswith("$argon2id$")
     assert PASSWORD not in user.password_hash
+
+
+def test_staff_create_and_revoke_their_own_api_tokens(client, app):
+    user = make_user(role="assistant")
+    other = make_user(practice=user.practice)
+    others_token = api_token(other)
+    login(client, user)
+    page = client.post("/account/tokens", data={"label": "rapportage", "csrf_token": csrf_token(client, "/")})
+    token = page.get_data(as_text=True).split('id="new-token" type="text" readonly value="')[1].split('"')[0]
+    api = app.test_client()
+    assert api.get("/api/v1/staff", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert token not in client.get("/account/tokens").get_data(as_text=True)  # shown once only
+
+    from accounts.models import ApiToken
+
+    row = db.session.execute(sa.select(ApiToken).where(ApiToken.user_id == user.id)).scalar_one()
+    assert row.last_used_at is not None
+    revoke = client.post(f"/account/tokens/{row.id}/revoke", data={"csrf_token": csrf_token(client, "/")})
+    assert revoke.status_code == 302
+    assert api.get("/api/v1/staff", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    # Someone else's token cannot be revoked by id.
+    theirs = db.session.execute(sa.select(ApiToken).where(ApiToken.user_id == other.id)).scalar_one()
+    assert (
+        client.post(f"/account/tokens/{theirs.id}/revoke", data={"csrf_token": csrf_token(client, "/")}).status_code
+        == 404
+    )
+    assert api.get("/api/v1/staff", headers=others_token).status_code == 200

@@ -158,3 +158,17 @@ def test_admin_filters_audit_log_by_patient(client):
     page = client.get(f"/audit?patient_id={a.id}").get_data(as_text=True)
     assert f"#{a.id}" in page and f"#{b.id}" not in page
     assert client.get("/audit?patient_id=abc").status_code == 200
+
+
+def test_admin_exports_audit_log_as_csv(client):
+    admin = make_user(role="admin")
+    patient = make_patient(admin.practice, name="Zoë Brouwer")
+    login(client, admin)
+    client.get(f"/patients/{patient.id}")
+    response = client.get(f"/audit/export.csv?patient_id={patient.id}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufefftime_utc,user,")
+    lines = text.strip().splitlines()
+    assert any(f",{patient.id},view,patient," in line and admin.email in line for line in lines)
+    assert "Zoë Brouwer" not in text  # the log names patients by number only
