@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, SelectField, StringField, TelField
+from wtforms import BooleanField, DateField, EmailField, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 
@@ -45,3 +45,10 @@ class SearchForm(FlaskForm):
         csrf = False
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=100)])
+
+
+class EraseForm(FlaskForm):
+    confirm_name = StringField(
+        _l("Type the patient's full name to confirm"), validators=[DataRequired(), Length(max=200)]
+    )
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])

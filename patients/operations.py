@@ -8,13 +8,15 @@ from datetime import date
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from accounts.models import Practice
 from accounts.operations import audit
 from core.access import get_scoped
 from core.actor import Actor
 from core.db import utcnow
-from core.errors import Invalid
+from core.errors import Forbidden, Invalid
 from core.validation import clean_name, normalise_email
 from extensions import db
+from patients.export import build_export
 from patients.models import CALENDAR_PREFERENCES, LANGUAGES, Patient
 
 EDITABLE = (
@@ -150,6 +152,35 @@ def set_archived(actor: Actor, patient_id, archived: bool) -> Patient:
             object_id=patient.id,
         )
     return patient
+
+
+def export_patient(actor: Actor, patient_id) -> dict:
+    patient = get_scoped(Patient, patient_id, actor.practice_id)
+    practice = db.session.get(Practice, actor.practice_id)
+    audit(actor, "export", patient_id=patient.id, object_type="patient", object_id=patient.id)
+    return build_export(patient, practice.name, utcnow())
+
+
+def erase_patient(actor: Actor, patient_id, *, confirm_name: str, reason: str) -> None:
+    """Delete a patient and everything linked to them (GDPR art. 17 / WGBO art. 7:455 request).
+
+    Only the audit trail stays: it names the patient by number, and the erasure itself is recorded in it.
+    All tables that reference patients cascade on delete, so nothing clinical is left behind.
+    """
+    if actor.role != "admin":
+        raise Forbidden(_l("Only a practice admin can erase a patient."))
+    patient = get_scoped(Patient, patient_id, actor.practice_id)
+    errors = {}
+    if " ".join((confirm_name or "").split()).casefold() != patient.name.casefold():
+        errors["confirm_name"] = str(_l("Type the patient's full name exactly to confirm."))
+    reason = " ".join((reason or "").split())
+    if not reason:
+        errors["reason"] = str(_l("Say why (for example: the patient's written request of a date)."))
+    if errors:
+        raise Invalid(_l("The patient was not erased."), errors)
+    audit(actor, "erase", patient_id=patient.id, object_type="patient", object_id=patient.id, detail=reason[:500])
+    db.session.execute(sa.delete(Patient).where(Patient.id == patient.id))
+    db.session.expunge(patient)
 
 
 def search_patients(actor: Actor, *, q: str = "", page: int = 1, per_page: int = 50, archived: bool = False):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from accounts.auth import current_actor
@@ -11,7 +11,7 @@ from core.access import can, require_permission
 from core.errors import DomainError
 from extensions import db
 from patients import operations
-from patients.forms import PatientForm, SearchForm
+from patients.forms import EraseForm, PatientForm, SearchForm
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 PER_PAGE = 25
@@ -117,3 +117,38 @@ def archive(patient_id: int):
             "success",
         )
     return redirect(url_for("patients.detail", patient_id=patient_id))
+
+
+@bp.route("/<id:patient_id>/export")
+@require_permission("export_patients")
+def export(patient_id: int):
+    """Everything Motio holds about the patient: readable (printable) page, or JSON with ?format=json."""
+    data = operations.export_patient(current_actor(), patient_id)
+    db.session.commit()
+    if request.args.get("format") == "json":
+        response = jsonify(data)
+        response.headers["Content-Disposition"] = f"attachment; filename=motio-patient-{patient_id}.json"
+        return response
+    return render_template("patients/export.html", data=data, patient_id=patient_id)
+
+
+@bp.route("/<id:patient_id>/erase", methods=["GET", "POST"])
+@require_permission("manage_practice")
+def erase(patient_id: int):
+    patient = operations.get_patient(current_actor(), patient_id, log=False)
+    form = EraseForm()
+    if form.validate_on_submit():
+        try:
+            operations.erase_patient(
+                current_actor(), patient_id, confirm_name=form.confirm_name.data, reason=form.reason.data
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            patient = operations.get_patient(current_actor(), patient_id, log=False)
+            _apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(_("The patient's data is erased. The audit log keeps a record of the erasure."), "success")
+            return redirect(url_for("patients.index"))
+    status = 422 if form.errors else 200
+    return render_template("patients/erase.html", form=form, patient=patient), status
