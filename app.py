@@ -139,6 +139,9 @@ def select_locale() -> str:
     if not has_request_context():
         # CLI output is for operators: English. Anything a patient receives is rendered with force_locale.
         return "en"
+    if request.path.startswith("/api/"):
+        # API clients are programs: English unless they ask for Dutch (field messages come from marshmallow).
+        return request.accept_languages.best_match(["en", "nl"]) or "en"
     chosen = session.get("lang")
     if chosen in ("nl", "en"):
         return chosen

@@ -20,7 +20,8 @@ class LoginForm(FlaskForm):
 class InviteForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
-    role = SelectField(_l("Role"), choices=role_choices)
+    # Therapist by default: making someone an admin should be a deliberate choice.
+    role = SelectField(_l("Role"), choices=role_choices, default="therapist")
 
 
 class RoleForm(FlaskForm):

@@ -19,7 +19,7 @@ from core.actor import Actor
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.tokens import new_token, token_hash
-from core.validation import clean_name, is_timezone, normalise_email
+from core.validation import PHONE_RE, canonical_timezone, clean_name, normalise_email, positive_int
 from extensions import db
 
 PASSWORD_MIN = 12
@@ -67,8 +67,12 @@ def update_practice(
         name = clean_name(name)
     except ValueError as exc:
         errors["name"] = str(exc)
-    if not is_timezone(timezone):
-        errors["timezone"] = str(_l("Unknown time zone."))
+    timezone = canonical_timezone(timezone)
+    if timezone is None:
+        errors["timezone"] = str(_l("Unknown time zone. Use a name like Europe/Amsterdam."))
+    phone = (phone or "").strip()
+    if phone and not PHONE_RE.match(phone):
+        errors["phone"] = str(_l("Enter a phone number with digits, spaces, + or -."))
     if locale not in LOCALES:
         errors["locale"] = str(_l("Choose Dutch or English."))
     if sender_email:
@@ -84,9 +88,20 @@ def update_practice(
         errors["name"] = str(_l("Another practice already uses this name."))
     if errors:
         raise Invalid(_l("Please correct the marked fields."), errors)
-    practice.name, practice.address, practice.timezone = name, address.strip()[:300], timezone
-    practice.locale, practice.sender_email, practice.phone = locale, sender_email, phone.strip()[:40]
+    new = {
+        "name": name,
+        "address": address.strip()[:300],
+        "timezone": timezone,
+        "locale": locale,
+        "sender_email": sender_email,
+        "phone": phone.strip(),
+    }
+    changed = sorted(key for key, value in new.items() if getattr(practice, key) != value)
+    for key in changed:
+        setattr(practice, key, new[key])
     db.session.flush()
+    if changed:
+        audit(actor, "update", patient_id=None, object_type="practice", object_id=practice.id, detail=",".join(changed))
     return practice
 
 
@@ -140,15 +155,20 @@ def invite_staff(actor: Actor, *, email: str, name: str, role: str) -> tuple[Use
     )
     db.session.add(user)
     db.session.flush()
+    audit(actor, "invite", patient_id=None, object_type="user", object_id=user.id, detail=f"role={role}")
     return user, token
 
 
 def renew_invite(actor: Actor, user_id: int) -> tuple[User, str]:
+    """A new invitation link for someone who has not set a password yet (never a way into an existing account)."""
     _require_admin(actor)
     user = get_scoped(User, user_id, actor.practice_id)
+    if user.password_hash:
+        raise Invalid(_l("%(name)s already has a password. Ask them to use it to log in.", name=user.name))
     token = new_token()
     user.invite_token_hash, user.invite_expires_at = token_hash(token), utcnow() + INVITE_VALID
     db.session.flush()
+    audit(actor, "invite", patient_id=None, object_type="user", object_id=user.id, detail="new invitation link")
     return user, token
 
 
@@ -158,7 +178,7 @@ def user_for_invite(token: str) -> User | None:
     user = db.session.execute(sa.select(User).where(User.invite_token_hash == token_hash(token))).scalar_one_or_none()
     if user is None or user.invite_expires_at is None or user.invite_expires_at < utcnow() or not user.active:
         return None
-    return user
+    return None if user.password_hash else user
 
 
 def accept_invite(token: str, password: str) -> User:
@@ -170,6 +190,14 @@ def accept_invite(token: str, password: str) -> User:
     user.invite_token_hash = None
     user.invite_expires_at = None
     db.session.flush()
+    audit(
+        Actor.for_user(user),
+        "set_password",
+        patient_id=None,
+        object_type="user",
+        object_id=user.id,
+        detail="invitation accepted",
+    )
     return user
 
 
@@ -179,6 +207,7 @@ def set_staff_active(actor: Actor, user_id: int, active: bool) -> User:
     if user.id == actor.user_id and not active:
         raise Invalid(_l("You cannot deactivate yourself."))
     user.active = active
+    audit(actor, "activate" if active else "deactivate", patient_id=None, object_type="user", object_id=user.id)
     if not active:
         # A deactivated user's open sessions and tokens stop working at once.
         db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id))
@@ -200,6 +229,10 @@ def change_role(actor: Actor, user_id: int, role: str) -> User:
         )
     if user.id == actor.user_id and role != "admin":
         raise Invalid(_l("You cannot remove your own admin role."))
+    if user.role != role:
+        audit(
+            actor, "update", patient_id=None, object_type="user", object_id=user.id, detail=f"role {user.role}->{role}"
+        )
     user.role = role
     db.session.flush()
     return user
@@ -253,7 +286,7 @@ def end_login_session(session_id: str | None) -> None:
 
 def user_for_login_session(session_id: str, user_id: str, idle: timedelta) -> User | None:
     """The user of a live login session; an idle or unknown one is removed and gives None."""
-    if not session_id or not str(user_id).isdigit():
+    if not session_id or positive_int(str(user_id)) is None:
         return None
     login = db.session.get(LoginSession, session_id)
     if login is None or str(login.user_id) != str(user_id):
@@ -380,6 +413,21 @@ def audit_events(
         .all()
     )
     return rows, total
+
+
+def patient_names(actor: Actor, patient_ids: set[int]) -> dict[int, str]:
+    """Names for the audit page; erased patients are simply missing (the log keeps only their number)."""
+    from patients.models import Patient  # the audit log spans domains; patients depends on accounts, not back
+
+    if not patient_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            sa.select(Patient.id, Patient.name).where(
+                Patient.practice_id == actor.practice_id, Patient.id.in_(patient_ids)
+            )
+        ).all()
+    )
 
 
 def audit_rows_for_export(

@@ -21,9 +21,10 @@ from accounts.forms import (
     SetPasswordForm,
     TokenForm,
 )
+from accounts.labels import AUDIT_LABELS
 from core.access import public, require_permission
-from core.db import MAX_ID
-from core.errors import DomainError
+from core.errors import DomainError, Invalid
+from core.validation import positive_int
 from core.views import safe_next
 from extensions import db, limiter
 
@@ -140,17 +141,31 @@ def staff():
     )
 
 
+def _staff_change(change, success_message) -> None:
+    """Run a staff change from the staff page; a refusal (e.g. demoting yourself) is shown there, not as an
+    error page."""
+    try:
+        user = change()
+    except Invalid as exc:  # a refusal; NotFound and Forbidden keep their status
+        db.session.rollback()
+        flash(exc.message, "error")
+        return
+    db.session.commit()
+    flash(success_message(user), "success")
+
+
 @bp.route("/staff/<id:user_id>/active", methods=["POST"])
 @require_permission("manage_staff")
 def staff_active(user_id: int):
-    form = EmptyForm()
-    if form.validate_on_submit():
+    if EmptyForm().validate_on_submit():
         active = request.form.get("active") == "1"
-        user = operations.set_staff_active(current_actor(), user_id, active)
-        db.session.commit()
-        flash(
-            _("%(name)s is active again.", name=user.name) if active else _("%(name)s is deactivated.", name=user.name),
-            "success",
+        _staff_change(
+            lambda: operations.set_staff_active(current_actor(), user_id, active),
+            lambda user: (
+                _("%(name)s is active again.", name=user.name)
+                if active
+                else _("%(name)s is deactivated.", name=user.name)
+            ),
         )
     return redirect(url_for("accounts.staff"))
 
@@ -160,9 +175,10 @@ def staff_active(user_id: int):
 def staff_role(user_id: int):
     form = RoleForm()
     if form.validate_on_submit():
-        user = operations.change_role(current_actor(), user_id, form.role.data)
-        db.session.commit()
-        flash(_("The role of %(name)s is changed.", name=user.name), "success")
+        _staff_change(
+            lambda: operations.change_role(current_actor(), user_id, form.role.data),
+            lambda user: _("The role of %(name)s is changed.", name=user.name),
+        )
     else:
         flash(_("Choose admin, therapist or assistant."), "error")
     return redirect(url_for("accounts.staff"))
@@ -171,19 +187,22 @@ def staff_role(user_id: int):
 @bp.route("/staff/<id:user_id>/invite", methods=["POST"])
 @require_permission("manage_staff")
 def staff_reinvite(user_id: int):
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        return redirect(url_for("accounts.staff"))
-    user, token = operations.renew_invite(current_actor(), user_id)
-    db.session.commit()
-    flash(
-        _(
-            "New invitation link for %(name)s: %(link)s",
-            name=user.name,
-            link=url_for("accounts.accept_invite", token=token, _external=True),
-        ),
-        "success",
-    )
+    if EmptyForm().validate_on_submit():
+        try:
+            user, token = operations.renew_invite(current_actor(), user_id)
+        except Invalid as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(
+                _(
+                    "New invitation link for %(name)s: %(link)s",
+                    name=user.name,
+                    link=url_for("accounts.accept_invite", token=token, _external=True),
+                ),
+                "success",
+            )
     return redirect(url_for("accounts.staff"))
 
 
@@ -244,9 +263,8 @@ def revoke_token(token_id: int):
 def _audit_filters(form: AuditFilterForm) -> dict:
     patient_id = None
     if form.validate() and form.patient_id.data:
-        if form.patient_id.data.isdigit() and 0 < int(form.patient_id.data) <= MAX_ID:
-            patient_id = int(form.patient_id.data)
-        else:
+        patient_id = positive_int(form.patient_id.data)
+        if patient_id is None:
             form.patient_id.errors.append(_("Enter a number."))
     return {"patient_id": patient_id, "action": form.action.data or None}
 
@@ -255,12 +273,19 @@ def _audit_filters(form: AuditFilterForm) -> dict:
 @require_permission("view_audit")
 def audit_log():
     form = AuditFilterForm(request.args)
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    page = positive_int(request.args.get("page"), default=1, maximum=100_000)
     events, total = operations.audit_events(current_actor(), **_audit_filters(form), page=page)
     staff = {u.id: u for u in operations.list_staff(current_actor())}
     return render_template(
-        "accounts/audit.html", form=form, events=events, total=total, page=page, per_page=50, staff=staff
+        "accounts/audit.html",
+        form=form,
+        events=events,
+        total=total,
+        page=page,
+        per_page=50,
+        staff=staff,
+        patient_names=operations.patient_names(current_actor(), {e.patient_id for e in events if e.patient_id}),
+        labels=AUDIT_LABELS,
     )
 
 

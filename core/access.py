@@ -87,5 +87,7 @@ def init_access(app: Flask) -> None:
         if current_user.is_authenticated:
             return None
         if request.path.startswith("/api/"):
-            return error_response(401, _("Log in or send a valid Bearer token."))
+            response = current_app.make_response(error_response(401, _("Log in or send a valid Bearer token.")))
+            response.headers["WWW-Authenticate"] = 'Bearer realm="motio"'
+            return response
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))

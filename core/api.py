@@ -6,9 +6,11 @@ import hashlib
 
 import marshmallow as ma
 from flask import Flask, render_template, request
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from core.access import public
+from core.errors import error_response
 from extensions import api, csrf, limiter, talisman
 
 MAX_PER_PAGE = 200
@@ -77,6 +79,18 @@ def docs():
     return render_template("core/api_docs.html")
 
 
+def require_json_body():
+    """Writes to the API take JSON: another content type is a clear 415, not a confusing 422."""
+    if (
+        request.path.startswith("/api/")
+        and request.method in ("POST", "PUT", "PATCH")
+        and request.content_length
+        and not request.is_json
+    ):
+        return error_response(415, _("Send the request body as JSON (Content-Type: application/json)."))
+    return None
+
+
 def init_api(app: Flask, blueprints: list[Blueprint]) -> None:
     api.ERROR_SCHEMA = ErrorSchema
     api.init_app(app)
@@ -85,5 +99,6 @@ def init_api(app: Flask, blueprints: list[Blueprint]) -> None:
         csrf.exempt(blueprint)  # cookie-authenticated calls are checked in accounts.auth instead
         api_limit(blueprint)
         api.register_blueprint(blueprint)
+    app.before_request(require_json_body)
     app.register_blueprint(docs_bp)
     csrf.exempt(docs_bp)

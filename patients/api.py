@@ -19,7 +19,7 @@ class PatientSchema(StrictSchema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     #: null when the patient has no email address
     email = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=254), metadata={"format": "email"})
-    phone = ma.fields.String(validate=ma.validate.Length(max=40))
+    phone = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=40))
     date_of_birth = ma.fields.Date(allow_none=True)
     language = ma.fields.String(validate=ma.validate.OneOf(LANGUAGES))
     calendar_preference = ma.fields.String(validate=ma.validate.OneOf(CALENDAR_PREFERENCES))
@@ -30,9 +30,10 @@ class PatientSchema(StrictSchema):
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
     @ma.post_dump
-    def no_email_is_null(self, data, **kwargs):
-        if data.get("email") == "":
-            data["email"] = None
+    def empty_contact_is_null(self, data, **kwargs):
+        for key in ("email", "phone"):
+            if data.get(key) == "":
+                data[key] = None
         return data
 
 
@@ -64,7 +65,7 @@ class Patients(MethodView):
     @blp.arguments(PatientSchema)
     @blp.response(201, PatientSchema)
     def post(self, data):
-        """Create a patient; `name` and `email` are enough."""
+        """Create a patient; only `name` is required (add `email` to send invitations and reminders)."""
         patient = operations.create_patient(current_actor(), data)
         db.session.commit()
         return patient

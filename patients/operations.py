@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import sqlalchemy as sa
@@ -14,7 +13,7 @@ from core.access import get_scoped
 from core.actor import Actor
 from core.db import utcnow
 from core.errors import Forbidden, Invalid
-from core.validation import clean_name, normalise_email
+from core.validation import PHONE_RE, clean_name, normalise_email
 from extensions import db
 from patients.export import build_export
 from patients.models import CALENDAR_PREFERENCES, LANGUAGES, Patient
@@ -29,7 +28,6 @@ EDITABLE = (
     "reminders_enabled",
     "email_consent",
 )
-PHONE_RE = re.compile(r"^\+?[0-9 ()\-./]{6,40}$")
 
 
 def _clean(values: dict, current: Patient | None) -> dict:

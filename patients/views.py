@@ -9,6 +9,7 @@ from accounts.auth import current_actor
 from accounts.forms import EmptyForm
 from core.access import can, require_permission
 from core.errors import DomainError
+from core.validation import positive_int
 from extensions import db
 from patients import operations
 from patients.forms import EraseForm, PatientForm, SearchForm
@@ -18,8 +19,7 @@ PER_PAGE = 25
 
 
 def _page_arg() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+    return positive_int(request.args.get("page"), default=1, maximum=1_000_000)
 
 
 @bp.route("/")

@@ -94,7 +94,8 @@ def test_admin_changes_role_and_cannot_lock_themselves_out(client):
         client.post(f"/staff/{colleague.id}/role", data={"role": "therapist", "csrf_token": token}).status_code == 302
     )
     own = client.post(f"/staff/{admin.id}/active", data={"active": "0", "csrf_token": token})
-    assert own.status_code == 422
+    assert own.status_code == 302  # back to the staff page, with the reason
+    assert "You cannot deactivate yourself." in client.get("/staff").get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(User, colleague.id).role == "therapist"
     assert db.session.get(User, admin.id).active
@@ -178,3 +179,42 @@ def test_staff_create_and_revoke_their_own_api_tokens(client, app):
         == 404
     )
     assert api.get("/api/v1/staff", headers=others_token).status_code == 200
+
+
+def test_invitation_links_are_never_a_way_into_an_existing_account(client, app):
+    admin = make_user(role="admin")
+    colleague = make_user(practice=admin.practice, role="therapist")
+    login(client, admin)
+    response = client.post(f"/staff/{colleague.id}/invite", data={"csrf_token": csrf_token(client, "/staff")})
+    assert response.status_code == 302
+    page = client.get("/staff").get_data(as_text=True)
+    assert "already has a password" in page and "/invite/" not in page
+    db.session.expire_all()
+    assert db.session.get(User, colleague.id).invite_token_hash is None
+
+
+def test_staff_changes_are_in_the_audit_log(client):
+    from accounts.models import AuditEvent
+
+    admin = make_user(role="admin")
+    colleague = make_user(practice=admin.practice, role="assistant")
+    login(client, admin)
+    token = csrf_token(client, "/staff")
+    client.post(f"/staff/{colleague.id}/role", data={"role": "therapist", "csrf_token": token})
+    client.post(f"/staff/{colleague.id}/active", data={"active": "0", "csrf_token": token})
+    client.post(
+        "/staff", data={"name": "Nieuw", "email": "nieuw2@example.com", "role": "assistant", "csrf_token": token}
+    )
+    client.post(
+        "/settings",
+        data={"name": "Praktijk Noord", "timezone": "europe/amsterdam", "locale": "en", "csrf_token": token},
+    )
+    events = db.session.execute(
+        sa.select(AuditEvent.action, AuditEvent.object_type, AuditEvent.detail).where(AuditEvent.user_id == admin.id)
+    ).all()
+    assert ("update", "user", "role assistant->therapist") in events
+    assert ("deactivate", "user", "") in events
+    assert any(e[:2] == ("invite", "user") for e in events)
+    assert any(e[:2] == ("update", "practice") and "name" in e[2] for e in events)
+    db.session.expire_all()
+    assert admin.practice.timezone == "Europe/Amsterdam"  # typed in lower case, stored as the IANA name

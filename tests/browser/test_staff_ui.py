@@ -62,3 +62,20 @@ def test_api_docs_render_from_local_files(page):
     page.goto("/api/v1/docs")
     page.wait_for_selector(".swagger-ui .info", timeout=15000)
     assert "Motio API" in page.locator(".swagger-ui .info").inner_text()
+
+
+def test_a_form_being_sent_cannot_be_sent_twice(page):
+    log_in(page, "therapeut@example.com")
+    page.goto("/patients/new")
+    # Two submit events in a row (a double tap): the second is stopped while the first is on its way.
+    prevented = page.evaluate(
+        """() => {
+            const form = document.querySelector("main form");
+            const first = new Event("submit", {cancelable: true, bubbles: true});
+            const second = new Event("submit", {cancelable: true, bubbles: true});
+            form.dispatchEvent(first);
+            form.dispatchEvent(second);
+            return [first.defaultPrevented, second.defaultPrevented, form.getAttribute("aria-busy")];
+        }"""
+    )
+    assert prevented == [False, True, "true"]

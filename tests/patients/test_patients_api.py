@@ -118,3 +118,18 @@ def test_openapi_document_describes_the_endpoints(client):
     assert "bearerAuth" in spec["components"]["securitySchemes"]
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200 and b"swagger-ui-bundle.js" in docs.data
+
+
+def test_non_json_body_is_415_and_401_names_the_scheme(client, auth):
+    response = client.post("/api/v1/patients", data="name=Form", headers={**auth, "Content-Type": "text/plain"})
+    assert response.status_code == 415 and response.json["error"]["code"] == "unsupported_media_type"
+    assert client.get("/api/v1/patients").headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_api_speaks_english_unless_asked_for_dutch(client, auth):
+    english = client.post("/api/v1/patients", json={"name": "x", "email": "kapot"}, headers=auth)
+    dutch = client.post(
+        "/api/v1/patients", json={"name": "x", "email": "kapot"}, headers={**auth, "Accept-Language": "nl"}
+    )
+    assert english.json["error"]["message"] == "Please correct the marked fields."
+    assert dutch.json["error"]["message"] != english.json["error"]["message"]

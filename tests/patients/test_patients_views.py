@@ -172,3 +172,35 @@ def test_admin_exports_audit_log_as_csv(client):
     lines = text.strip().splitlines()
     assert any(f",{patient.id},view,patient," in line and admin.email in line for line in lines)
     assert "Zoë Brouwer" not in text  # the log names patients by number only
+
+
+@pytest.mark.parametrize("name", ["\u200b\u200b", " \u202e ", "\t", "!!!"])
+def test_names_that_would_look_empty_are_refused(client, name):
+    user = make_user()
+    login(client, user)
+    response = client.post("/patients/new", data={**VALID, "name": name, "csrf_token": csrf_token(client, "/")})
+    assert response.status_code == 422
+
+
+def test_invisible_direction_marks_are_removed_from_names(client):
+    user = make_user()
+    login(client, user)
+    client.post("/patients/new", data={**VALID, "name": "Eva\u202e Jansen", "csrf_token": csrf_token(client, "/")})
+    assert (
+        db.session.execute(sa.select(Patient.name).where(Patient.email == VALID["email"])).scalar_one() == "Eva Jansen"
+    )
+
+
+@pytest.mark.parametrize("query", ["page=%C2%B2", "page=99999999999999999999", "q=" + "a" * 300])
+def test_odd_query_strings_never_500(client, query):
+    admin = make_user(role="admin")
+    login(client, admin)
+    assert client.get(f"/patients/?{query}").status_code == 200
+    assert client.get(f"/audit?{query}").status_code == 200
+    assert client.get("/audit?patient_id=%C2%B2").status_code == 200
+    assert client.get("/audit?patient_id=9999999999999999999").status_code == 200
+
+
+def test_form_fields_without_errors_are_not_marked_invalid(client):
+    html = client.get("/login").get_data(as_text=True)
+    assert "aria-invalid" not in html and '"None"' not in html
