@@ -163,16 +163,24 @@ def _register_blueprints(app: Flask) -> None:
     from core.views import bp as core_bp
     from patients.api import blp as patients_api
     from patients.views import bp as patients_bp
+    from supervision import views as supervision_views
+    from supervision.api import blp as supervision_api
+    from supervision.education_views import bp as education_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(patients_bp)
-    init_api(app, [accounts_api, patients_api])
+    app.register_blueprint(supervision_views.bp)
+    app.register_blueprint(education_bp)
+    supervision_views.init_app(app)
+    init_api(app, [accounts_api, patients_api, supervision_api])
 
 
 def _register_cli(app: Flask) -> None:
     from accounts.cli import users_cli
     from demo.cli import demo_cli
+    from supervision.cli import education_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(education_cli)

@@ -71,6 +71,12 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         mail_port = int(env.get("MAIL_PORT") or 25)
     except ValueError as exc:
         raise ConfigError(f"MAIL_PORT must be a number, not {env.get('MAIL_PORT')!r}") from exc
+    try:
+        video_max_mb = int(env.get("EDUCATION_VIDEO_MAX_MB") or 200)
+    except ValueError as exc:
+        raise ConfigError(
+            f"EDUCATION_VIDEO_MAX_MB must be a number, not {env.get('EDUCATION_VIDEO_MAX_MB')!r}"
+        ) from exc
 
     return {
         "MOTIO_ENV": motio_env,
@@ -102,4 +108,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
         "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Uploaded education videos (mp4/webm) live here, served to logged-in staff only.
+        "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER") or str(INSTANCE / "uploads"),
+        "EDUCATION_VIDEO_MAX_BYTES": video_max_mb * 1024 * 1024,
+        # Item wording of the questionnaires; point it at a file with licensed STarT Back / TSK-11 text.
+        "INSTRUMENT_ITEMS_FILE": env.get("INSTRUMENT_ITEMS_FILE") or "",
     }
