@@ -215,7 +215,11 @@ def load_supervision_demo(practice: Practice, staff: list[User], patients: list[
         actor = Actor.for_user(therapist)
         taken = now - timedelta(weeks=weeks, days=rng.randint(0, 3), hours=rng.randint(0, 5))
         intake = _answers(profile, patient.language, rng, n_goals=rng.randint(2, 3))
-        ops.create_assessment(actor, patient.id, kind="intake", answers=intake, taken_at=taken)
+        assessment = ops.create_assessment(actor, patient.id, kind="intake", answers=intake, taken_at=taken)
+        for task in db.session.execute(
+            sa.select(SafetyTask).where(SafetyTask.assessment_id == assessment.id)
+        ).scalars():
+            task.created_at = taken  # raised when the (back-dated) demo assessment was entered
         _decide(actor, patient, decision, taken)
         if reassessment:
             later = now - timedelta(days=rng.randint(2, 6))

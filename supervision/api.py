@@ -245,7 +245,9 @@ class DecisionSchema(ma.Schema):
     proposed_level = ma.fields.Integer(allow_none=True)
     final_level = ma.fields.Integer(required=True)
     is_override = ma.fields.Boolean(required=True)
-    reason = ma.fields.String()
+    reason = ma.fields.String(
+        metadata={"description": "Empty for assistants: an override reason can hold clinical detail."}
+    )
     decided_by_id = ma.fields.Integer(allow_none=True)
     decided_at = ma.fields.AwareDateTime(required=True)
 
@@ -260,19 +262,26 @@ class LevelSchema(ma.Schema):
     decisions = ma.fields.List(ma.fields.Nested(DecisionSchema), metadata={"description": "Newest first."})
 
 
+def _decision(decision, with_reason: bool) -> dict:
+    fields = ("id", "assessment_id", "proposed_level", "final_level", "is_override", "decided_by_id", "decided_at")
+    return {**{name: getattr(decision, name) for name in fields}, "reason": decision.reason if with_reason else ""}
+
+
 @blp.route("/patients/<id:patient_id>/supervision")
 class Supervision(MethodView):
     @require_permission("view_levels")
     @blp.response(200, LevelSchema)
     def get(self, patient_id: int):
         """The patient's confirmed supervision level and the history of decisions (all staff)."""
-        overview = ops.level_overview(current_actor(), patient_id)
+        actor = current_actor()
+        overview = ops.level_overview(actor, patient_id)
         db.session.commit()
+        clinical = ops.allowed(actor, "view_assessments")
         return {
             "level": overview.level,
             "proposed_level": overview.latest.proposed_level if overview.latest else None,
             "latest_assessment_id": overview.latest.id if overview.latest else None,
-            "decisions": overview.history,
+            "decisions": [_decision(decision, clinical) for decision in overview.history],
         }
 
     @require_permission("decide_levels")

@@ -236,6 +236,13 @@ def test_assistants_read_levels_but_cannot_assess_or_decide(client, patient, the
     assert decide.status_code == 403
     assert client.get(f"/api/v1/patients/{patient.id}/supervision", headers=assistant).status_code == 200
     assert count(Assessment) == 1 and count(SupervisionDecision) == 0
+    client.post(
+        f"/api/v1/patients/{patient.id}/supervision",
+        json={"level": 3, "reason": "PHQ item 9 discussed"},
+        headers=headers,
+    )
+    seen = client.get(f"/api/v1/patients/{patient.id}/supervision", headers=assistant).json
+    assert seen["level"] == 3 and seen["decisions"][0]["is_override"] and seen["decisions"][0]["reason"] == ""
 
 
 def test_other_practice_gets_404_everywhere(client, headers, patient):

@@ -238,7 +238,7 @@ def test_patient_page_section_for_a_therapist(client, therapist, patient, actor)
     assert "Severe pain: NRS = 8." in html
     assert "Consider one level up." in html and "NRS rose from 6 to 8" in html
     assert "Attendance is not available yet" in html
-    assert "Level history (1 decisions)" in html
+    assert "Level history (1 decision)" in html
     assert "Low health literacy" in html and "Plain-language material" in html  # barrier with its action
     assert "No time to train" in html and "Other time slot" in html
     assert "Walking the dog" in html and "+3.0" in html  # PSFS mean 3.5 → 6.5
@@ -249,12 +249,12 @@ def test_patient_page_section_for_a_therapist(client, therapist, patient, actor)
 
 def test_assistants_see_the_level_but_no_clinical_details(client, therapist, patient, actor):
     ops.create_assessment(actor, patient.id, kind="intake", answers=INTAKE)
-    ops.decide_level(actor, patient.id, level=2)
+    ops.decide_level(actor, patient.id, level=2, reason="Feels unsafe after the PHQ talk")
     db.session.flush()
     assistant = make_user(therapist.practice, role="assistant")
     login(client, assistant)
     html = client.get(f"/patients/{patient.id}").get_data(as_text=True)
-    assert "Level 2 · Standard group" in html
+    assert "Level 2 · Standard group" in html and "Feels unsafe" not in html
     assert "Moderate pain" not in html and "Barriers and actions" not in html and "New reassessment" not in html
     assert client.get(new_url(patient)).status_code == 403
     [assessment] = db.session.execute(sa.select(Assessment)).scalars().all()
@@ -380,6 +380,18 @@ def test_supervision_settings_for_admins(client, therapist):
     )
     assert good.status_code == 302
     assert ops.supervision_ratios(admin.practice_id) == {1: 12, 2: 8, 3: 5, 4: 1}
+
+
+def test_pages_render_in_dutch(client, therapist, patient, actor):
+    therapist.practice.locale = "nl"
+    assessment = ops.create_assessment(actor, patient.id, kind="intake", answers=ITEM9)
+    ops.create_assessment(actor, patient.id, kind="reassessment", answers=INTAKE)
+    db.session.flush()
+    login(client, therapist)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "nl"
+    for url in (f"/patients/{patient.id}", f"/assessments/{assessment.id}", new_url(patient), "/", "/reassessments"):
+        assert client.get(url).status_code == 200, url
+    assert "Matige pijn: NRS = 6." in client.get(f"/patients/{patient.id}").get_data(as_text=True)
 
 
 def test_plain_language_is_editable_on_the_patient_form(client, therapist, patient):
