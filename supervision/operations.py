@@ -20,7 +20,7 @@ from accounts.models import Practice, User
 from accounts.operations import audit
 from core.access import PERMISSIONS, get_scoped
 from core.actor import Actor
-from core.db import utcnow
+from core.db import MAX_ID, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from extensions import db
 from patients.models import Patient
@@ -463,8 +463,10 @@ def current_levels(practice_id: int, patient_ids: Iterable[int]) -> dict[int, in
     assessment ends the previous decision (CLINICAL.md: "a decision stays valid until the next assessment").
     Patients of another practice come back as None.
     """
-    ids = sorted({pid for pid in patient_ids if isinstance(pid, int)})
+    ids = sorted({pid for pid in patient_ids if isinstance(pid, int) and not isinstance(pid, bool)})
+    # Ids that cannot exist are "not set" without asking the database (PostgreSQL refuses out-of-range integers).
     levels: dict[int, int | None] = dict.fromkeys(ids)
+    ids = [pid for pid in ids if 0 < pid <= MAX_ID]
     for start in range(0, len(ids), 500):  # stay far below the databases' bound-parameter limits
         chunk = ids[start : start + 500]
         latest = (
@@ -655,7 +657,7 @@ def add_action(
 def _owner(actor: Actor, owner_id: Any, errors: dict[str, str]) -> User | None:
     if owner_id in (None, ""):
         return None
-    if isinstance(owner_id, bool) or not isinstance(owner_id, int):
+    if isinstance(owner_id, bool) or not isinstance(owner_id, int) or not 0 < owner_id <= MAX_ID:
         errors["owner_id"] = str(_l("Choose a staff member."))
         return None
     user = db.session.execute(

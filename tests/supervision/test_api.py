@@ -292,3 +292,24 @@ def test_the_endpoints_are_in_the_openapi_document(client):
         "RED_FLAGS",
     }
     assert answers_schema["properties"]["NRS"]["maximum"] == 10
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/patients/2147483648",
+        "/api/v1/patients/2147483648/assessments",
+        "/api/v1/patients/2147483648/supervision",
+        "/api/v1/assessments/2147483648",
+        "/api/v1/assessments/9223372036854775807",
+    ],
+)
+def test_ids_beyond_the_integer_range_are_404_not_500(client, headers, url):
+    """PostgreSQL keys are 4-byte integers: a larger id must be "not found", never a database error."""
+    assert client.get(url, headers=headers).status_code == 404
+
+
+def test_current_levels_ignores_impossible_ids(therapist):
+    from supervision.operations import current_levels
+
+    assert current_levels(therapist.practice_id, [2**31, 2**40, -1, 0]) == {2**31: None, 2**40: None, -1: None, 0: None}
