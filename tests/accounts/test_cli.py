@@ -10,32 +10,94 @@ from patients.models import Patient
 
 def test_users_create_makes_practice_and_user(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "--practice", "Fysio Oost", "--email", "Kim@Example.com",
-                                 "--password", "a-good-password", "--role", "therapist"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--practice",
+            "Fysio Oost",
+            "--email",
+            "Kim@Example.com",
+            "--password",
+            "a-good-password",
+            "--role",
+            "therapist",
+        ]
+    )
     assert result.exit_code == 0, result.output
     user = operations.find_user_by_email("kim@example.com")
     assert user.role == "therapist" and user.practice.name == "Fysio Oost"
-    again = runner.invoke(args=["users", "create", "--practice", "Fysio Oost", "--email", "ander@example.com",
-                                "--password", "a-good-password", "--role", "admin"])
+    again = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--practice",
+            "Fysio Oost",
+            "--email",
+            "ander@example.com",
+            "--password",
+            "a-good-password",
+            "--role",
+            "admin",
+        ]
+    )
     assert again.exit_code == 0
-    assert db.session.execute(sa.select(sa.func.count(Practice.id)).where(Practice.name == "Fysio Oost")).scalar_one() == 1
+    assert (
+        db.session.execute(sa.select(sa.func.count(Practice.id)).where(Practice.name == "Fysio Oost")).scalar_one() == 1
+    )
 
 
 def test_users_create_refuses_bad_input_without_writing(app):
     runner = app.test_cli_runner()
-    short = runner.invoke(args=["users", "create", "--practice", "Nieuw", "--email", "a@example.com",
-                                "--password", "short", "--role", "admin"])
+    short = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--practice",
+            "Nieuw",
+            "--email",
+            "a@example.com",
+            "--password",
+            "short",
+            "--role",
+            "admin",
+        ]
+    )
     assert short.exit_code != 0 and "12 characters" in short.output
-    role = runner.invoke(args=["users", "create", "--practice", "Nieuw", "--email", "a@example.com",
-                               "--password", "a-good-password", "--role", "boss"])
+    role = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--practice",
+            "Nieuw",
+            "--email",
+            "a@example.com",
+            "--password",
+            "a-good-password",
+            "--role",
+            "boss",
+        ]
+    )
     assert role.exit_code != 0
     assert db.session.execute(sa.select(Practice).where(Practice.name == "Nieuw")).first() is None
 
 
 def test_users_token_prints_only_a_working_token(app):
     runner = app.test_cli_runner()
-    runner.invoke(args=["users", "create", "--practice", "Tokens", "--email", "api@example.com",
-                        "--password", "a-good-password", "--role", "admin"])
+    runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--practice",
+            "Tokens",
+            "--email",
+            "api@example.com",
+            "--password",
+            "a-good-password",
+            "--role",
+            "admin",
+        ]
+    )
     result = runner.invoke(args=["users", "token", "api@example.com"])
     assert result.exit_code == 0
     token = result.output.strip()

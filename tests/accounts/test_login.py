@@ -72,8 +72,9 @@ def test_idle_session_expires_server_side(client, app):
 def test_form_post_without_csrf_token_is_400_and_writes_nothing(client):
     user = make_user()
     login(client, user)
-    response = client.post("/patients/new", data={"name": "Zonder Token", "language": "nl",
-                                                  "calendar_preference": "feed"})
+    response = client.post(
+        "/patients/new", data={"name": "Zonder Token", "language": "nl", "calendar_preference": "feed"}
+    )
     assert response.status_code == 400
     client.get("/patients/?q=Zonder")
     from patients.models import Patient
@@ -87,13 +88,17 @@ def test_cookie_authenticated_api_write_needs_csrf_but_bearer_does_not(client):
     without = client.post("/api/v1/patients", json={"name": "Via Cookie", "email": "c@example.com"})
     assert without.status_code == 400
     assert without.json["error"]["code"] == "csrf"
-    with_token = client.post("/api/v1/patients", json={"name": "Via Cookie", "email": "c@example.com"},
-                             headers={"X-CSRFToken": csrf_token(client, "/")})
+    with_token = client.post(
+        "/api/v1/patients",
+        json={"name": "Via Cookie", "email": "c@example.com"},
+        headers={"X-CSRFToken": csrf_token(client, "/")},
+    )
     assert with_token.status_code == 201
 
     fresh = client.application.test_client()
-    bearer = fresh.post("/api/v1/patients", json={"name": "Via Token", "email": "t@example.com"},
-                        headers=api_token(user))
+    bearer = fresh.post(
+        "/api/v1/patients", json={"name": "Via Token", "email": "t@example.com"}, headers=api_token(user)
+    )
     assert bearer.status_code == 201
 
 
@@ -101,7 +106,9 @@ def test_sixth_bad_password_in_a_minute_is_throttled(client, rate_limits):
     user = make_user()
     token = csrf_token(client)
     statuses = [
-        client.post("/login", data={"email": user.email, "password": f"wrong-{i}-password", "csrf_token": token}).status_code
+        client.post(
+            "/login", data={"email": user.email, "password": f"wrong-{i}-password", "csrf_token": token}
+        ).status_code
         for i in range(6)
     ]
     assert statuses[:5] == [401] * 5
@@ -129,8 +136,9 @@ def test_deactivated_staff_lose_sessions_and_tokens(app):
     login(admin_browser, admin)
     assert staff_browser.get("/").status_code == 200
 
-    response = admin_browser.post(f"/staff/{staff.id}/active",
-                                  data={"active": "0", "csrf_token": csrf_token(admin_browser, "/staff")})
+    response = admin_browser.post(
+        f"/staff/{staff.id}/active", data={"active": "0", "csrf_token": csrf_token(admin_browser, "/staff")}
+    )
     assert response.status_code == 302
     assert staff_browser.get("/").status_code == 302
     assert app.test_client().get("/api/v1/patients", headers=headers).status_code == 401
@@ -142,8 +150,10 @@ def test_deactivated_staff_lose_sessions_and_tokens(app):
 def test_open_redirect_after_login_is_refused(client):
     user = make_user()
     token = csrf_token(client)
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token,
-                                           "next": "https://evil.example/steal"})
+    response = client.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": token, "next": "https://evil.example/steal"},
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -153,6 +163,8 @@ def test_login_returns_to_the_page_asked_for(client):
     redirect = client.get(f"/patients/{patient.id}")
     assert "next=" in redirect.headers["Location"]
     token = csrf_token(client)
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token,
-                                           "next": f"/patients/{patient.id}"})
+    response = client.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": token, "next": f"/patients/{patient.id}"},
+    )
     assert response.headers["Location"] == f"/patients/{patient.id}"

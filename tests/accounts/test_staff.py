@@ -19,8 +19,9 @@ def test_non_admins_cannot_manage_staff_or_settings(client, role):
     for url in ADMIN_PAGES:
         assert client.get(url).status_code == 403, url
     token = csrf_token(client, "/")
-    invite = client.post("/staff", data={"name": "New Person", "email": "new@example.com", "role": "admin",
-                                         "csrf_token": token})
+    invite = client.post(
+        "/staff", data={"name": "New Person", "email": "new@example.com", "role": "admin", "csrf_token": token}
+    )
     assert invite.status_code == 403
     assert client.post(f"/staff/{other.id}/role", data={"role": "admin", "csrf_token": token}).status_code == 403
     assert client.post(f"/staff/{other.id}/active", data={"active": "0", "csrf_token": token}).status_code == 403
@@ -34,8 +35,15 @@ def test_admin_invites_staff_who_set_their_own_password(client, app):
     admin = make_user(role="admin")
     login(client, admin)
     page = client.get("/staff")
-    response = client.post("/staff", data={"name": "Nieuwe Collega", "email": "nieuw@example.com",
-                                           "role": "assistant", "csrf_token": csrf_from(page.get_data(as_text=True))})
+    response = client.post(
+        "/staff",
+        data={
+            "name": "Nieuwe Collega",
+            "email": "nieuw@example.com",
+            "role": "assistant",
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     link = html.split('id="invite-link" type="text" readonly value="')[1].split('"')[0]
@@ -45,12 +53,22 @@ def test_admin_invites_staff_who_set_their_own_password(client, app):
     newcomer = app.test_client()
     form = newcomer.get(path)
     assert form.status_code == 200
-    done = newcomer.post(path, data={"password": "a long new password", "confirm": "a long new password",
-                                     "csrf_token": csrf_from(form.get_data(as_text=True))})
+    done = newcomer.post(
+        path,
+        data={
+            "password": "a long new password",
+            "confirm": "a long new password",
+            "csrf_token": csrf_from(form.get_data(as_text=True)),
+        },
+    )
     assert done.status_code == 302
     token = csrf_token(newcomer)
-    assert newcomer.post("/login", data={"email": "nieuw@example.com", "password": "a long new password",
-                                         "csrf_token": token}).status_code == 302
+    assert (
+        newcomer.post(
+            "/login", data={"email": "nieuw@example.com", "password": "a long new password", "csrf_token": token}
+        ).status_code
+        == 302
+    )
     # The link works once.
     assert app.test_client().get(path).status_code == 404
 
@@ -72,7 +90,9 @@ def test_admin_changes_role_and_cannot_lock_themselves_out(client):
     colleague = make_user(practice=admin.practice, role="assistant")
     login(client, admin)
     token = csrf_token(client, "/staff")
-    assert client.post(f"/staff/{colleague.id}/role", data={"role": "therapist", "csrf_token": token}).status_code == 302
+    assert (
+        client.post(f"/staff/{colleague.id}/role", data={"role": "therapist", "csrf_token": token}).status_code == 302
+    )
     own = client.post(f"/staff/{admin.id}/active", data={"active": "0", "csrf_token": token})
     assert own.status_code == 422
     db.session.expire_all()
@@ -95,12 +115,21 @@ def test_practice_settings_are_validated(client):
     admin = make_user(role="admin")
     login(client, admin)
     token = csrf_token(client, "/settings")
-    bad = client.post("/settings", data={"name": "Praktijk X", "timezone": "Mars/Olympus", "locale": "en",
-                                         "csrf_token": token})
+    bad = client.post(
+        "/settings", data={"name": "Praktijk X", "timezone": "Mars/Olympus", "locale": "en", "csrf_token": token}
+    )
     assert bad.status_code == 200
     assert "Unknown time zone." in bad.get_data(as_text=True)
-    good = client.post("/settings", data={"name": "Praktijk Zuid", "timezone": "Europe/Brussels", "locale": "en",
-                                          "address": "Markt 1, Maastricht", "csrf_token": token})
+    good = client.post(
+        "/settings",
+        data={
+            "name": "Praktijk Zuid",
+            "timezone": "Europe/Brussels",
+            "locale": "en",
+            "address": "Markt 1, Maastricht",
+            "csrf_token": token,
+        },
+    )
     assert good.status_code == 302
     db.session.expire_all()
     assert admin.practice.timezone == "Europe/Brussels"
