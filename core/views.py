@@ -39,6 +39,7 @@ def dashboard():
     panels = [
         panel for provider in current_app.extensions.get("motio.dashboard_panels", []) if (panel := provider(actor))
     ]
+    db.session.commit()  # panels audit the patient data they list
     return render_template("core/dashboard.html", counts=dashboard_counts(current_user.practice_id), panels=panels)
 
 

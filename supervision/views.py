@@ -253,9 +253,11 @@ def new_assessment(patient_id: int):
         has_intake = db.session.execute(sa.select(Assessment.id).where(Assessment.patient_id == patient.id)).first()
         wanted = request.args.get("kind")
         form.kind.data = wanted if wanted in ASSESSMENT_KINDS else ("reassessment" if has_intake else "intake")
-        values = MultiDict(
-            {f"PSFS-activity-{n}": activity for n, activity in enumerate(ops.latest_goals(patient.id), start=1)}
-        )
+        goals = ops.latest_goals(patient.id)
+        values = MultiDict({f"PSFS-activity-{n}": activity for n, activity in enumerate(goals, start=1)})
+        if goals:
+            audit(actor, "view", patient_id=patient.id, object_type="goal", detail="assessment form")
+            db.session.commit()
     elif form.validate_on_submit():
         answers = answers_from_form(request.form)
         if _positive_screen(answers) and not form.phq9_skipped.data:
@@ -370,6 +372,17 @@ def decide(assessment_id: int):
             flash(_("Supervision level saved."), "success")
             return redirect(url_for("patients.detail", patient_id=found.patient_id, _anchor="supervision"))
     return _result(found, form, 422)
+
+
+@bp.route("/assessments/<id:assessment_id>/review", methods=["POST"])
+@require_permission("assess_patients")
+def review(assessment_id: int):
+    """A therapist has checked answers the patient gave through their portal link."""
+    _validate(TeachBackForm())  # CSRF only
+    found = ops.review_assessment(current_actor(), assessment_id)
+    db.session.commit()
+    flash(_("Marked as reviewed."), "success")
+    return redirect(url_for("supervision.assessment", assessment_id=found.id))
 
 
 @bp.route("/safety-reviews/<id:task_id>", methods=["POST"])
@@ -548,6 +561,7 @@ def urgent_panel(actor: Actor) -> dict | None:
     tasks = ops.open_safety_tasks(actor)
     if not tasks:
         return None
+    audit(actor, "list", patient_id=None, object_type="safety_task", detail=f"dashboard n={len(tasks)}")
     patients = {
         p.id: p
         for p in db.session.execute(
@@ -560,6 +574,14 @@ def urgent_panel(actor: Actor) -> dict | None:
 def tasks_panel(actor: Actor) -> dict | None:
     actions = ops.my_open_actions(actor)
     due = ops.reassessments_due(actor) if ops.allowed(actor, "view_levels") else []
+    if actions or due:
+        audit(
+            actor,
+            "list",
+            patient_id=None,
+            object_type="supervision",
+            detail=f"dashboard actions={len(actions)} due={len(due)}",
+        )
     patients = (
         {
             p.id: p
@@ -585,7 +607,10 @@ def tasks_panel(actor: Actor) -> dict | None:
 @bp.route("/reassessments")
 @require_permission("view_levels")
 def reassessments():
-    due = ops.reassessments_due(current_actor())
+    actor = current_actor()
+    due = ops.reassessments_due(actor)
+    audit(actor, "list", patient_id=None, object_type="assessment", detail=f"reassessments due n={len(due)}")
+    db.session.commit()
     return render_template("supervision/reassessments.html", due=due)
 
 

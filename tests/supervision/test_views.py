@@ -410,3 +410,47 @@ def test_plain_language_is_editable_on_the_patient_form(client, therapist, patie
     db.session.expire_all()
     assert db.session.get(Patient, patient.id).plain_language is True
     assert "yes: limited health literacy" in client.get(f"/patients/{patient.id}").get_data(as_text=True)
+
+
+def test_patient_entered_assessment_is_marked_reviewed(client, therapist, patient):
+    portal = Actor(practice_id=patient.practice_id, kind="patient", patient_id=patient.id)
+    assessment = ops.create_assessment(portal, patient.id, kind="reassessment", answers=INTAKE)
+    db.session.flush()
+    login(client, therapist)
+    page = client.get(f"/assessments/{assessment.id}").get_data(as_text=True)
+    assert "filled in by the patient" in page and "Mark as reviewed" in page
+    done = client.post(f"/assessments/{assessment.id}/review", data={"csrf_token": csrf_from(page)})
+    assert done.status_code == 302
+    db.session.refresh(assessment)
+    assert assessment.reviewed_by_id == therapist.id
+    assert "Reviewed by Eva Jansen" in client.get(f"/assessments/{assessment.id}").get_data(as_text=True)
+
+
+def test_dashboard_and_due_list_audit_what_they_show(client, therapist, patient, actor):
+    ops.create_assessment(actor, patient.id, kind="intake", answers=ITEM9, taken_at=utcnow() - timedelta(weeks=6))
+    db.session.flush()
+    login(client, therapist)
+    client.get("/")
+    client.get("/reassessments")
+    db.session.expire_all()
+    rows = {
+        (e.action, e.object_type)
+        for e in db.session.execute(sa.select(AuditEvent).where(AuditEvent.user_id == therapist.id)).scalars()
+    }
+    assert {("list", "safety_task"), ("list", "supervision"), ("list", "assessment")} <= rows
+
+
+def test_item_wording_comes_from_the_configured_file(client, app, therapist, patient, tmp_path, monkeypatch):
+    """CLINICAL.md: SBST and TSK-11 wording comes from a replaceable definitions file."""
+    import json
+
+    from supervision.definitions import DEFAULT_ITEMS_FILE
+
+    data = json.loads(DEFAULT_ITEMS_FILE.read_text(encoding="utf-8"))
+    data["TSK11"]["en"]["items"][0] = "Licensed wording of TSK-11 item 1."
+    custom = tmp_path / "items.json"
+    custom.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setitem(app.config, "INSTRUMENT_ITEMS_FILE", str(custom))
+    login(client, therapist)
+    html = client.get(new_url(patient)).get_data(as_text=True)
+    assert "Licensed wording of TSK-11 item 1." in html
