@@ -140,8 +140,12 @@ def select_locale() -> str:
         # CLI output is for operators: English. Anything a patient receives is rendered with force_locale.
         return "en"
     if request.path.startswith("/api/"):
-        # API clients are programs: English unless they ask for Dutch (field messages come from marshmallow).
-        return request.accept_languages.best_match(["en", "nl"]) or "en"
+        # API clients: the language they ask for, else their practice's, else English (field messages from
+        # marshmallow are English either way).
+        asked = request.accept_languages.best_match(["en", "nl"])
+        if asked:
+            return asked
+        return current_user.practice.locale if current_user and current_user.is_authenticated else "en"
     chosen = session.get("lang")
     if chosen in ("nl", "en"):
         return chosen
@@ -170,16 +174,24 @@ def _register_blueprints(app: Flask) -> None:
     from core.views import bp as core_bp
     from patients.api import blp as patients_api
     from patients.views import bp as patients_bp
+    from supervision import views as supervision_views
+    from supervision.api import blp as supervision_api
+    from supervision.education_views import bp as education_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(patients_bp)
-    init_api(app, [accounts_api, patients_api])
+    app.register_blueprint(supervision_views.bp)
+    app.register_blueprint(education_bp)
+    supervision_views.init_app(app)
+    init_api(app, [accounts_api, patients_api, supervision_api])
 
 
 def _register_cli(app: Flask) -> None:
     from accounts.cli import users_cli
     from demo.cli import demo_cli
+    from supervision.cli import education_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(education_cli)

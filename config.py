@@ -78,6 +78,7 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
     mail_port = _int(env, "MAIL_PORT", 25)
+    video_max_mb = _int(env, "EDUCATION_VIDEO_MAX_MB", 200)
 
     return {
         "MOTIO_ENV": motio_env,
@@ -111,4 +112,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
         "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Uploaded education videos (mp4/webm) live here, served to logged-in staff only.
+        "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER") or str(INSTANCE / "uploads"),
+        "EDUCATION_VIDEO_MAX_BYTES": video_max_mb * 1024 * 1024,
+        # Item wording of the questionnaires; point it at a file with licensed STarT Back / TSK-11 text.
+        "INSTRUMENT_ITEMS_FILE": env.get("INSTRUMENT_ITEMS_FILE") or "",
     }

@@ -31,6 +31,15 @@ PERMISSIONS: dict[str, set[str]] = {
     "view_audit": {"admin"},
     "archive_patients": {"admin", "therapist"},
     "export_patients": {"admin", "therapist"},
+    # supervision: assistants plan groups, so they see confirmed levels, but not assessment contents.
+    "assess_patients": {"admin", "therapist"},
+    "view_assessments": {"admin", "therapist"},
+    "decide_levels": {"admin", "therapist"},
+    "view_levels": {"admin", "therapist", "assistant"},
+    "review_safety": {"admin", "therapist"},
+    "manage_barriers": {"admin", "therapist"},
+    "manage_education": {"admin", "therapist"},
+    "manage_supervision_settings": {"admin"},
 }
 
 

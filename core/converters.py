@@ -1,4 +1,4 @@
-"""URL converter for object ids: only 1 .. 2**63-1 match, so 0, negative or huge ids are a plain 404."""
+"""URL converter for object ids: only 1 .. MAX_ID match, so 0, negative or huge ids are a plain 404."""
 
 from werkzeug.routing import IntegerConverter
 

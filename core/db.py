@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-#: The largest id a BIGINT/INTEGER primary key can hold; larger ids cannot exist (and would overflow on PostgreSQL).
-MAX_ID = 2**63 - 1
+#: The largest id an INTEGER primary key can hold (PostgreSQL's 4-byte integer, which all our keys are); larger ids
+#: cannot exist, and comparing a column with one fails on PostgreSQL ("integer out of range") instead of finding
+#: nothing.
+MAX_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from core.access import public
@@ -24,11 +24,23 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
+def add_dashboard_panel(app: Flask, provider) -> None:
+    """Let a domain add a panel to the dashboard. `provider(actor)` returns None or a dict with the panel's
+    "template", its variables, and "urgent": True to show it above everything else."""
+    app.extensions.setdefault("motio.dashboard_panels", []).append(provider)
+
+
 @bp.route("/")
 def dashboard():
+    from accounts.auth import current_actor
     from patients.operations import dashboard_counts
 
-    return render_template("core/dashboard.html", counts=dashboard_counts(current_user.practice_id))
+    actor = current_actor()
+    panels = [
+        panel for provider in current_app.extensions.get("motio.dashboard_panels", []) if (panel := provider(actor))
+    ]
+    db.session.commit()  # panels audit the patient data they list
+    return render_template("core/dashboard.html", counts=dashboard_counts(current_user.practice_id), panels=panels)
 
 
 @bp.route("/language", methods=["POST"])

@@ -14,7 +14,9 @@ def load():
     """Create (or complete) the demo practice with staff, patients and history."""
     result = load_demo()
     db.session.commit()
-    click.echo(f"Demo practice {result.practice.name!r}: {len(result.patients)} patients.")
+    click.echo(
+        f"Demo practice {result.practice.name!r}: {len(result.patients)} patients ({result.assessed} newly assessed)."
+    )
     click.echo(f"Logins (password for all: {PASSWORD}):")
     for email, name, role in STAFF:
         click.echo(f"  {role:<10} {email:<28} {name}")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from accounts import operations as accounts
 from accounts.models import Practice, User
 from core.actor import Actor
+from demo.supervision import load_supervision_demo
 from extensions import db
 from patients import operations as patients
 from patients.models import Patient
@@ -117,6 +118,8 @@ class DemoResult:
     practice: Practice
     staff: list[User]
     patients: list[Patient]
+    #: Patients who got assessments (levels, barriers, goals) on this run.
+    assessed: int = 0
 
 
 def _ascii(text: str) -> str:
@@ -166,4 +169,5 @@ def load_demo() -> DemoResult:
             )
         demo_patients.append(patient)
     db.session.flush()
-    return DemoResult(practice, staff, demo_patients)
+    assessed = load_supervision_demo(practice, staff, demo_patients)
+    return DemoResult(practice, staff, demo_patients, assessed)

@@ -26,6 +26,8 @@ class PatientSchema(StrictSchema):
     reminders_enabled = ma.fields.Boolean()
     email_consent = ma.fields.Boolean()
     email_consent_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    #: Limited health literacy: emails and the portal use plain-language texts (set from SILS ≥ 3 or by hand).
+    plain_language = ma.fields.Boolean()
     archived = ma.fields.Boolean(dump_only=True)
     created_at = ma.fields.AwareDateTime(dump_only=True)
 

@@ -26,6 +26,7 @@ class PatientForm(FlaskForm):
     calendar_preference = SelectField(_l("Calendar"), choices=calendar_choices)
     reminders_enabled = BooleanField(_l("Send reminders before sessions"), default=True)
     email_consent = BooleanField(_l("Patient agrees to be contacted by email"))
+    plain_language = BooleanField(_l("Plain language (limited health literacy)"))
 
     def values(self) -> dict:
         return {
@@ -37,6 +38,7 @@ class PatientForm(FlaskForm):
             "calendar_preference": self.calendar_preference.data,
             "reminders_enabled": bool(self.reminders_enabled.data),
             "email_consent": bool(self.email_consent.data),
+            "plain_language": bool(self.plain_language.data),
         }
 
 

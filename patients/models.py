@@ -30,6 +30,8 @@ class Patient(db.Model):
     #: Consent to be contacted by email (GDPR): when it was given is kept with it.
     email_consent: Mapped[bool] = mapped_column(default=False)
     email_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Limited health literacy (SILS ≥ 3, or set by the therapist): emails and the portal use plain-language texts.
+    plain_language: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     #: Archived patients are hidden from lists but kept (clinical records are not deleted by "delete").
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -27,6 +27,7 @@ EDITABLE = (
     "calendar_preference",
     "reminders_enabled",
     "email_consent",
+    "plain_language",
 )
 
 
@@ -84,7 +85,7 @@ def _clean_field(field: str, value):
         if value not in CALENDAR_PREFERENCES:
             raise ValueError(_l("Choose feed, invitations or none."))
         return value
-    if field in ("reminders_enabled", "email_consent"):
+    if field in ("reminders_enabled", "email_consent", "plain_language"):
         if not isinstance(value, bool):
             raise ValueError(_l("Choose yes or no."))
         return value

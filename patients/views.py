@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from accounts.auth import current_actor
@@ -71,15 +71,28 @@ def create():
     return render_template("patients/form.html", form=form, patient=None), status
 
 
+def add_patient_section(app: Flask, provider) -> None:
+    """Let another domain add a section to the patient page. `provider(actor, patient)` returns None (nothing to
+    show) or a dict with the section's "template" and the variables it needs; it runs before the page's commit,
+    so it can audit what it reads."""
+    app.extensions.setdefault("motio.patient_sections", []).append(provider)
+
+
 @bp.route("/<id:patient_id>")
 def detail(patient_id: int):
-    patient = operations.get_patient(current_actor(), patient_id)
+    actor = current_actor()
+    patient = operations.get_patient(actor, patient_id)
+    providers = current_app.extensions.get("motio.patient_sections", [])
+    sections = [section for provider in providers if (section := provider(actor, patient))]
     db.session.commit()
     return render_template(
         "patients/detail.html",
         patient=patient,
         action_form=EmptyForm(),
-        can_archive=can(current_actor().user, "archive_patients"),
+        can_archive=can(actor.user, "archive_patients"),
+        can_export=can(actor.user, "export_patients"),
+        can_erase=can(actor.user, "manage_practice"),
+        sections=sections,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -611,6 +612,29 @@ REASSESSMENT_REASONS: dict[str, Text] = {
         "New barrier recorded{BARRIERS}: consider one level up.",
         "Nieuwe belemmering vastgelegd{BARRIERS}: overweeg een niveau hoger.",
     ),
+}
+
+#: The week-6 reassessment is due this long after the intake (session 4 and the end need groups' sessions).
+WEEK_6_AFTER_INTAKE = timedelta(weeks=6)
+#: A reassessment taken at most this long before a due date (or any time after it) counts for that moment; the
+#: due list also shows patients this long before their date, so the reassessment can be planned.
+REASSESSMENT_WINDOW = timedelta(days=7)
+
+# ---------------------------------------------------------------------------------------------------------
+# Education (seed point 4): misconceptions that education items address, as tags next to barriers and stages.
+
+MISCONCEPTIONS: dict[str, Text] = {
+    "HURT_MEANS_HARM": Text("Hurt means harm", "Pijn betekent schade"),
+    "REST_IS_BEST": Text("Rest is best", "Rust is het beste"),
+    "SCAN_EXPLAINS_PAIN": Text("Scan findings explain pain", "Een scan verklaart de pijn"),
+    "EXERCISE_NOT_FOR_PAIN": Text("Exercise is not for people in pain", "Trainen is niet voor mensen met pijn"),
+}
+
+#: What an education item can be tagged with, and the codes each kind allows.
+EDUCATION_TAG_KINDS: dict[str, tuple[str, ...]] = {
+    "misconception": tuple(MISCONCEPTIONS),
+    "barrier": tuple(BARRIERS),
+    "stage": STAGES,
 }
 
 # ---------------------------------------------------------------------------------------------------------

@@ -323,8 +323,10 @@ json_values = (
 instrument_keys = st.sampled_from([*INSTRUMENTS, "XYZ"])
 
 
+# On a fresh checkout Hypothesis first builds its Unicode table for st.text() (over a second), which would trip
+# the too_slow health check on the first draw; the draws themselves are fast (but slow on a busy CI machine).
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.dictionaries(instrument_keys, json_values, max_size=6))
-@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)  # input generation is slow on a busy CI
 def test_any_input_scores_or_raises_answer_error(answers):
     try:
         scores = score_answers(answers)
