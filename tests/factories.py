@@ -16,6 +16,7 @@ _seq = itertools.count(1)
 
 
 def make_practice(name: str | None = None, **fields) -> Practice:
+    fields.setdefault("locale", "en")  # tests read English; tests/test_i18n.py covers the Dutch default
     practice = accounts.get_or_create_practice(name or f"Praktijk {next(_seq)}", **fields)
     db.session.flush()
     return practice
