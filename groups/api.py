@@ -277,7 +277,8 @@ class Groups(MethodView):
     def get(self, args):
         """List groups, newest start first, paged."""
         rows, total = operations.list_groups(current_actor(), page=args["page"], per_page=args["per_page"])
-        return page_of([group_out(r.group, r.enrolled, r.waitlisted) for r in rows], total, args["page"], args["per_page"])
+        items = [group_out(r.group, r.enrolled, r.waitlisted) for r in rows]
+        return page_of(items, total, args["page"], args["per_page"])
 
     @groups_blp.arguments(GroupCreateSchema)
     @groups_blp.response(201, GroupSchema)

@@ -268,8 +268,13 @@ class SessionChange(db.Model):
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     #: One of CHANGE_ACTIONS.
     action: Mapped[str] = mapped_column(sa.String(20))
-    #: What changed, old → new, in words staff can read (times in UTC ISO 8601).
+    #: What changed, old → new, in words staff can read (room and staff names).
     detail: Mapped[str] = mapped_column(sa.String(1000), default="")
+    #: For a move: the times before and after.
+    old_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    old_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    new_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    new_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(sa.String(500), default="")
     #: The session's sequence after this change.
     sequence: Mapped[int] = mapped_column(default=0)

@@ -413,6 +413,10 @@ def _supervisor_clashes(practice_id: int, planned: list[Planned], exclude: set[i
     return clashes
 
 
+def _more(n: int) -> str:
+    return str(_l(" (and %(n)d more)", n=n - 1)) if n > 1 else ""
+
+
 def check_conflicts(
     actor: Actor,
     planned: list[Planned],
@@ -429,12 +433,11 @@ def check_conflicts(
         if clashes:
             other = db.session.get(Session, clashes[0][1])
             message = _l(
-                "Room %(room)s is already booked at that time: %(other)s.",
+                "Room %(room)s is already booked at that time: %(other)s%(more)s.",
                 room=other.room.name,
                 other=describe_session(other, timezone),
+                more=_more(len(clashes)),
             )
-            if len(clashes) > 1:
-                message = _l("%(message)s (%(n)d clashes in all)", message=message, n=len(clashes))
             raise Conflict(message, {"room_id": str(message)})
     if supervisors and not override_supervisors:
         clashes = _supervisor_clashes(actor.practice_id, planned, exclude)
@@ -442,13 +445,12 @@ def check_conflicts(
             _, user_id, other_id = clashes[0]
             other = db.session.get(Session, other_id)
             message = _l(
-                "%(name)s already supervises at that time: %(other)s. Choose someone else, or confirm the double "
-                "booking.",
+                "%(name)s already supervises at that time: %(other)s%(more)s. Choose someone else, or confirm "
+                "the double booking.",
                 name=db.session.get(User, user_id).name,
                 other=describe_session(other, timezone),
+                more=_more(len(clashes)),
             )
-            if len(clashes) > 1:
-                message = _l("%(message)s (%(n)d clashes in all)", message=message, n=len(clashes))
             raise Conflict(message, {"supervisor_ids": str(message)})
 
 
@@ -780,7 +782,7 @@ def _targets(actor: Actor, session: Session, scope: str) -> list[Session]:
     )
 
 
-def _log(actor: Actor, session: Session, action: str, detail: str = "", reason: str = "") -> None:
+def _log(actor: Actor, session: Session, action: str, detail: str = "", reason: str = "", **times) -> None:
     db.session.add(
         SessionChange(
             practice_id=actor.practice_id,
@@ -790,6 +792,7 @@ def _log(actor: Actor, session: Session, action: str, detail: str = "", reason: 
             detail=detail[:1000],
             reason=reason[:500],
             sequence=session.sequence,
+            **times,
         )
     )
 
@@ -919,12 +922,20 @@ def change_session(
     for target in targets:
         bump = False
         if target.id in new_times and new_times[target.id] != (target.starts_at, target.ends_at):
-            old = f"{target.starts_at.isoformat()}–{target.ends_at.isoformat()}"
+            old_start, old_end = target.starts_at, target.ends_at
             target.starts_at, target.ends_at = new_times[target.id]
             bump = True
-            detail = f"{old} → {target.starts_at.isoformat()}–{target.ends_at.isoformat()}"
             target.sequence += 1
-            _log(actor, target, "move", detail, reason)
+            _log(
+                actor,
+                target,
+                "move",
+                reason=reason,
+                old_starts_at=old_start,
+                old_ends_at=old_end,
+                new_starts_at=target.starts_at,
+                new_ends_at=target.ends_at,
+            )
         if new_room is not None and new_room.id != target.room_id:
             old_room = target.room.name
             target.room_id, target.room = new_room.id, new_room
@@ -1333,6 +1344,38 @@ def session_roster(actor: Actor, session_id) -> list[RosterEntry]:
 
 
 # --- make-up sessions ----------------------------------------------------------------------------------------
+
+
+def active_patients(actor: Actor) -> list[Patient]:
+    """Patients who can be enrolled (for choosing one in a form)."""
+    return list(
+        db.session.execute(
+            sa.select(Patient)
+            .where(Patient.practice_id == actor.practice_id, Patient.archived_at.is_(None))
+            .order_by(Patient.name, Patient.id)
+        ).scalars()
+    )
+
+
+def makeup_candidates(actor: Actor, session_id) -> list[Enrolment]:
+    """Enrolled patients of the programme's other groups: they may come to this session as a make-up."""
+    session = get_session(actor, session_id)
+    return list(
+        db.session.execute(
+            sa.select(Enrolment)
+            .join(Group, Group.id == Enrolment.group_id)
+            .join(Patient, Patient.id == Enrolment.patient_id)
+            .where(
+                Enrolment.practice_id == actor.practice_id,
+                Enrolment.status == "enrolled",
+                Group.programme_id == session.group.programme_id,
+                Group.id != session.group_id,
+                Patient.archived_at.is_(None),
+            )
+            .options(joinedload(Enrolment.patient), joinedload(Enrolment.group))
+            .order_by(Patient.name, Enrolment.id)
+        ).scalars()
+    )
 
 
 def book_guest(actor: Actor, session_id, patient_id, *, at: datetime | None = None) -> SessionGuest:

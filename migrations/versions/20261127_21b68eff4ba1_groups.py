@@ -1,8 +1,8 @@
 """groups
 
-Revision ID: 8b2668ac2c03
+Revision ID: 21b68eff4ba1
 Revises: e07be144b897
-Create Date: 2026-11-26 23:55:04.732852
+Create Date: 2026-11-27 00:01:15.871392
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '8b2668ac2c03'
+revision = '21b68eff4ba1'
 down_revision = 'e07be144b897'
 branch_labels = None
 depends_on = None
@@ -174,6 +174,10 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('action', sa.String(length=20), nullable=False),
     sa.Column('detail', sa.String(length=1000), nullable=False),
+    sa.Column('old_starts_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('old_ends_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('new_starts_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('new_ends_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('reason', sa.String(length=500), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=False),
     sa.CheckConstraint("action IN ('move', 'room', 'supervisors', 'cancel', 'restore', 'notes')", name=op.f('ck_session_changes_action')),
