@@ -857,7 +857,7 @@ def change_session(
     if session.cancelled and (timing or "room_id" in values or "supervisor_ids" in values):
         raise Invalid(_l("This session is cancelled. Restore it before you change it."))
     timezone = group.timezone
-    old_start = session.starts_at
+    anchor_start = session.starts_at
     targets = _targets(actor, session, scope) if (timing or "room_id" in values or "supervisor_ids" in values) else []
 
     # Work out every target's new times, room and supervisors before touching anything.
@@ -922,7 +922,7 @@ def change_session(
     for target in targets:
         bump = False
         if target.id in new_times and new_times[target.id] != (target.starts_at, target.ends_at):
-            old_start, old_end = target.starts_at, target.ends_at
+            was_start, was_end = target.starts_at, target.ends_at
             target.starts_at, target.ends_at = new_times[target.id]
             bump = True
             target.sequence += 1
@@ -931,8 +931,8 @@ def change_session(
                 target,
                 "move",
                 reason=reason,
-                old_starts_at=old_start,
-                old_ends_at=old_end,
+                old_starts_at=was_start,
+                old_ends_at=was_end,
                 new_starts_at=target.starts_at,
                 new_ends_at=target.ends_at,
             )
@@ -956,7 +956,7 @@ def change_session(
             session.notes = notes
             _log(actor, session, "notes", "", reason)
     if scope == "future" and targets:
-        _follow_pattern(group, old_start, new_times.get(session.id), new_room, new_supervisors)
+        _follow_pattern(group, anchor_start, new_times.get(session.id), new_room, new_supervisors)
     db.session.flush()
     return session
 
