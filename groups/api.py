@@ -5,6 +5,8 @@ Datetimes are ISO 8601 with a UTC offset (naive ones are refused); dates are YYY
 
 from __future__ import annotations
 
+from datetime import date
+
 import marshmallow as ma
 from flask.views import MethodView
 
@@ -365,10 +367,13 @@ class SessionListSchema(ListSchema):
 
 class WeekArgs(StrictSchema):
     week = ma.fields.Date(
-        required=True, metadata={"description": "Any day of the week (Monday to Sunday in the practice's zone)."}
+        required=True,
+        validate=ma.validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31)),
+        metadata={"description": "Any day of the week (Monday to Sunday in the practice's zone)."},
     )
-    room_id = _id()
-    supervisor_id = _id()
+    # Query strings carry text, so these are not strict.
+    room_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
+    supervisor_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
 
 
 @groups_blp.route("/groups/<id:group_id>/sessions")
