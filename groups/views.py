@@ -260,9 +260,9 @@ def group_settings(group_id: int):
     form = GroupSettingsForm()
     if form.validate_on_submit():
         try:
-            _, promoted = operations.update_group(
+            promoted = operations.update_group(
                 current_actor(), group_id, {"name": form.name.data, "capacity": form.capacity.data}
-            )
+            )[1]
         except DomainError as exc:
             db.session.rollback()
             _apply_errors(form, exc)
