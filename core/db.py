@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-#: The largest id a BIGINT/INTEGER primary key can hold; larger ids cannot exist (and would overflow on PostgreSQL).
-MAX_ID = 2**63 - 1
+#: The largest id an INTEGER primary key can hold (32-bit on PostgreSQL); larger ids cannot exist, and comparing
+#: one with an INTEGER column fails on PostgreSQL ("integer out of range"), so they are a plain 404/422 instead.
+MAX_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:

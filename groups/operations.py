@@ -67,7 +67,9 @@ def _require(actor: Actor, permission: str) -> None:
 
 
 def _fail(field_name: str, message) -> Invalid:
-    return Invalid(message, {field_name: str(message)})
+    """A refusal naming one field; `message` may be a lazy string or the ValueError of a cleaner."""
+    text = str(message)
+    return Invalid(text, {field_name: text})
 
 
 def _find(model, object_id, practice_id: int):
@@ -93,12 +95,25 @@ def _bool(value) -> bool:
     return value
 
 
+def _no_control_characters(value: str) -> str:
+    # PostgreSQL cannot store NUL at all, and other control characters are never meant in these fields.
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+        raise ValueError(_l("Remove the control characters from this text."))
+    return value
+
+
+def _name(value, max_length: int = 200) -> str:
+    if isinstance(value, str):
+        _no_control_characters(value)
+    return clean_name(value, max_length)
+
+
 def _text(value, max_length: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
         raise ValueError(_l("Enter text."))
-    value = value.strip()
+    value = _no_control_characters(value).strip()
     if len(value) > max_length:
         raise ValueError(_l("Use at most %(n)d characters.", n=max_length))
     return value
@@ -152,7 +167,7 @@ def describe_session(session: Session, timezone: str) -> str:
 # --- rooms ---------------------------------------------------------------------------------------------------
 
 _ROOM_CLEANERS = {
-    "name": lambda v: clean_name(v, 100),
+    "name": lambda v: _name(v, 100),
     "address": lambda v: _text(v, 300),
     "capacity": lambda v: _int(v, 1, MAX_CAPACITY),
     "active": _bool,
@@ -215,7 +230,7 @@ def _language(value) -> str:
 
 
 _PROGRAMME_CLEANERS = {
-    "name": clean_name,
+    "name": _name,
     "description": lambda v: _text(v, 5000),
     "session_count": lambda v: _int(v, 1, MAX_SESSIONS),
     "sessions_per_week": lambda v: _int(v, 1, 7),
@@ -555,7 +570,7 @@ def create_group(actor: Actor, values: dict, *, override_supervisor_conflicts: b
     name = values.get("name")
     if name is not None and "name" not in errors:
         try:
-            name = clean_name(name)
+            name = _name(name)
         except ValueError as exc:
             errors["name"] = str(exc)
     try:
@@ -717,7 +732,7 @@ def update_group(actor: Actor, group_id, values: dict, *, at: datetime | None = 
     patients is refused. Returns the group and the promoted enrolments."""
     _require(actor, "manage_groups")
     group = _lock_group(actor, group_id)
-    clean, errors = _clean(values, {"name": clean_name, "capacity": lambda v: _int(v, 1, MAX_CAPACITY)}, required=())
+    clean, errors = _clean(values, {"name": _name, "capacity": lambda v: _int(v, 1, MAX_CAPACITY)}, required=())
     if errors:
         raise Invalid(_l("Please correct the marked fields."), errors)
     if "capacity" in clean:

@@ -441,3 +441,44 @@ def test_the_openapi_document_describes_the_groups_api(client):
     assert schemas["Session"]["properties"]["supervisor_ids"]["type"] == "array"
     assert "NO_TIME" in schemas["Withdraw"]["properties"]["reason"]["enum"]
     assert schemas["Enrolment"]["properties"]["position"]["nullable"] is True
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/v1/rooms", {"name": "Gym\x00", "capacity": 4}),
+        (
+            "/api/v1/programmes",
+            {
+                "name": "Back",
+                "description": "a\x00b",
+                "session_count": 4,
+                "sessions_per_week": 2,
+                "session_minutes": 60,
+                "default_group_size": 8,
+            },
+        ),  # fmt: skip
+        ("SESSION", {"notes": "x\x00"}),
+        ("SESSION", {"status": "cancelled", "reason": "ill\x00"}),
+        ("SESSION", {"notes": "ok", "reason": "\x07"}),
+    ],
+)
+def test_control_characters_are_refused_not_a_server_error(client, practice, auth, url, body):
+    # PostgreSQL cannot store NUL: it must be a 422, never a 500.
+    if url == "SESSION":
+        group = make_group(practice)
+        session_id = db.session.execute(sa.select(Session.id).where(Session.group_id == group.id)).first()[0]
+        url = f"/api/v1/sessions/{session_id}"
+        response = client.patch(url, json=body, headers=auth)
+    else:
+        response = client.post(url, json=body, headers=auth)
+    assert response.status_code == 422, response.json
+    assert "control characters" in response.json["error"]["message"] or response.json["error"]["fields"]
+
+
+@pytest.mark.parametrize("big", [2**31, 2**40, 2**63 - 1])
+def test_ids_beyond_the_integer_columns_are_404_or_422_on_every_database(client, practice, auth, big):
+    assert client.get(f"/api/v1/groups/{big}", headers=auth).status_code == 404
+    assert client.get(f"/api/v1/patients/{big}", headers=auth).status_code == 404
+    response = client.post("/api/v1/groups", json=group_body(practice, room_id=big), headers=auth)
+    assert response.status_code == 422 and "room_id" in response.json["error"]["fields"]
