@@ -9,6 +9,7 @@ from datetime import date
 
 import marshmallow as ma
 from flask.views import MethodView
+from flask_babel import gettext as _
 
 from accounts.auth import current_actor
 from core.api import PageArgs, PageSchema, StrictSchema, api_blueprint, page_of
@@ -186,7 +187,7 @@ class Closures(MethodView):
     @closures_blp.response(201, ClosureSchema)
     def post(self, data):
         """Add a closure day (admins). Sessions already planned on it are not changed: move or cancel them."""
-        closure, _ = operations.add_closure(current_actor(), data["day"], data.get("reason", ""))
+        closure = operations.add_closure(current_actor(), data["day"], data.get("reason", ""))[0]
         db.session.commit()
         return closure
 
@@ -307,7 +308,7 @@ class GroupItem(MethodView):
     @groups_blp.response(200, GroupSchema)
     def patch(self, data, group_id: int):
         """Rename or resize a group; extra places go to the waitlist in order."""
-        group, _ = operations.update_group(current_actor(), group_id, data)
+        group = operations.update_group(current_actor(), group_id, data)[0]
         db.session.commit()
         return _group_out(group)
 
@@ -354,11 +355,11 @@ class SessionPatchSchema(StrictSchema):
     def one_kind_of_change(self, data, **kwargs):
         changes = {"starts_at", "ends_at", "room_id", "supervisor_ids", "notes"} & set(data)
         if "status" in data and changes:
-            raise ma.ValidationError("Change the status on its own, without other fields.", "status")
+            raise ma.ValidationError(_("Change the status on its own, without other fields."), "status")
         if "status" not in data and not changes:
-            raise ma.ValidationError("Nothing to change.", "_schema")
+            raise ma.ValidationError(_("Nothing to change."), "_schema")
         if data.get("status") == "cancelled" and not (data.get("reason") or "").strip():
-            raise ma.ValidationError("Give a reason to cancel.", "reason")
+            raise ma.ValidationError(_("Give a reason to cancel."), "reason")
 
 
 class SessionListSchema(ListSchema):
@@ -490,15 +491,16 @@ class EnrolmentItem(MethodView):
     def get(self, enrolment_id: int):
         """Read one enrolment."""
         enrolment = operations.get_enrolment(current_actor(), enrolment_id)
+        db.session.commit()  # the read is audit-logged
         return enrolment
 
     @groups_blp.arguments(WithdrawSchema)
     @groups_blp.response(200, EnrolmentSchema)
     def delete(self, data, enrolment_id: int):
         """Withdraw with a coded reason. A freed place goes to the first patient on the waitlist."""
-        enrolment, _ = operations.withdraw(
+        enrolment = operations.withdraw(
             current_actor(), enrolment_id, reason=data["reason"], note=data.get("note", "")
-        )
+        )[0]
         db.session.commit()
         return enrolment
 
@@ -524,6 +526,7 @@ class SessionGuests(MethodView):
     def get(self, session_id: int):
         """Make-up bookings of a session."""
         guests = operations.session_guests(current_actor(), session_id)
+        db.session.commit()  # the read is audit-logged
         return {"items": guests, "total": len(guests)}
 
     @sessions_blp.arguments(EnrolSchema)

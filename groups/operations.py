@@ -703,28 +703,10 @@ def list_groups(actor: Actor, *, page: int = 1, per_page: int = 200, include_fin
         query.order_by(Group.start_date.desc(), Group.id.desc()).offset((page - 1) * per_page).limit(per_page)
     ).all()
     counts = group_counts(actor, [row[0].id for row in rows])
-    # SQLite returns aggregated datetimes as text; take them from the typed columns instead.
     return [
-        GroupSummary(
-            row[0],
-            counts[row[0].id]["enrolled"],
-            counts[row[0].id]["waitlisted"],
-            _as_utc(row.first_start),
-            _as_utc(row.last_end),
-            _as_utc(row.next_start),
-        )
-        for row in rows
+        GroupSummary(group, counts[group.id]["enrolled"], counts[group.id]["waitlisted"], first, last, upcoming)
+        for group, first, last, upcoming in rows
     ], total
-
-
-def _as_utc(value) -> datetime | None:
-    from core.db import UTCDateTime
-
-    if value is None or isinstance(value, datetime) and value.tzinfo is not None:
-        return value
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return UTCDateTime().process_result_value(value, None)
 
 
 def update_group(actor: Actor, group_id, values: dict, *, at: datetime | None = None) -> tuple[Group, list[Enrolment]]:
@@ -1288,8 +1270,11 @@ def withdraw(
     return enrolment, _fill_places(actor, group, now)
 
 
-def get_enrolment(actor: Actor, enrolment_id) -> Enrolment:
-    return get_scoped(Enrolment, enrolment_id, actor.practice_id)
+def get_enrolment(actor: Actor, enrolment_id, *, log: bool = True) -> Enrolment:
+    enrolment = get_scoped(Enrolment, enrolment_id, actor.practice_id)
+    if log:
+        audit(actor, "view", patient_id=enrolment.patient_id, object_type="enrolment", object_id=enrolment.id)
+    return enrolment
 
 
 _STATUS_ORDER = sa.case({"enrolled": 0, "waitlisted": 1, "withdrawn": 2}, value=Enrolment.status)
@@ -1461,13 +1446,15 @@ def cancel_guest(actor: Actor, guest_id) -> SessionGuest:
 
 def session_guests(actor: Actor, session_id) -> list[SessionGuest]:
     session = get_session(actor, session_id)
-    return list(
+    guests = list(
         db.session.execute(
             sa.select(SessionGuest)
             .where(SessionGuest.session_id == session.id, SessionGuest.practice_id == actor.practice_id)
             .order_by(SessionGuest.id)
         ).scalars()
     )
+    audit(actor, "list", patient_id=None, object_type="session_guests", object_id=session.id, detail=f"n={len(guests)}")
+    return guests
 
 
 # --- the patient's view --------------------------------------------------------------------------------------

@@ -232,7 +232,7 @@ def group_enrol(group_id: int):
 @require_permission("enrol_patients")
 def enrolment_withdraw(enrolment_id: int):
     actor = current_actor()
-    enrolment = operations.get_enrolment(actor, enrolment_id)
+    enrolment = operations.get_enrolment(actor, enrolment_id, log=False)
     group_id = enrolment.group_id
     form = WithdrawForm()
     if form.validate_on_submit():
