@@ -160,7 +160,7 @@ def load_groups_demo(practice: Practice, staff: list[User], patients: list[Patie
                     sa.select(ClosureDay.id).where(ClosureDay.practice_id == practice.id, ClosureDay.day == closure_day)
                 ).first()
             ):
-                operations.add_closure(actor, closure_day, "Teamscholing: praktijk gesloten")
+                operations.add_closure(actor, closure_day, "Teamscholing")
             group = operations.create_group(
                 actor,
                 {
