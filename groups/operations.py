@@ -444,9 +444,19 @@ def check_conflicts(
     supervisors: bool = True,
     override_supervisors: bool = False,
 ) -> None:
-    """Refuse a double-booked room (always) or supervisor (unless overridden), naming the other session."""
+    """Refuse a double-booked room (always) or supervisor (unless overridden), naming the other session.
+
+    The rooms' rows are locked first (in id order, so two requests cannot deadlock): two bookings of one room
+    take turns until commit, so they cannot both see it free.
+    """
     exclude = {p.session_id for p in planned if p.session_id is not None}
     if rooms:
+        db.session.execute(
+            sa.select(Room.id)
+            .where(Room.id.in_(sorted({p.room_id for p in planned})))
+            .order_by(Room.id)
+            .with_for_update()
+        ).all()
         clashes = _room_clashes(actor.practice_id, planned, exclude)
         if clashes:
             other = db.session.get(Session, clashes[0][1])
