@@ -172,6 +172,8 @@ def _register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
     from core.api import init_api
     from core.views import bp as core_bp
+    from groups.api import blueprints as groups_api
+    from groups.views import bp as groups_bp
     from patients.api import blp as patients_api
     from patients.views import bp as patients_bp
     from supervision import views as supervision_views
@@ -181,10 +183,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(patients_bp)
+    app.register_blueprint(groups_bp)
     app.register_blueprint(supervision_views.bp)
     app.register_blueprint(education_bp)
     supervision_views.init_app(app)
-    init_api(app, [accounts_api, patients_api, supervision_api])
+    init_api(app, [accounts_api, patients_api, *groups_api, supervision_api])
 
 
 def _register_cli(app: Flask) -> None:

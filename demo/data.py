@@ -13,6 +13,7 @@ from accounts.models import Practice, User
 from core.actor import Actor
 from demo.supervision import load_supervision_demo
 from extensions import db
+from groups.demo import load_groups_demo
 from patients import operations as patients
 from patients.models import Patient
 
@@ -169,5 +170,6 @@ def load_demo() -> DemoResult:
             )
         demo_patients.append(patient)
     db.session.flush()
+    load_groups_demo(practice, staff, demo_patients)
     assessed = load_supervision_demo(practice, staff, demo_patients)
     return DemoResult(practice, staff, demo_patients, assessed)

@@ -1,7 +1,7 @@
 """supervision
 
 Revision ID: 4cd4c2b123e0
-Revises: e07be144b897
+Revises: 21b68eff4ba1
 Create Date: 2026-11-27 00:01:34.204389
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '4cd4c2b123e0'
-down_revision = 'e07be144b897'
+down_revision = '21b68eff4ba1'
 branch_labels = None
 depends_on = None
 
