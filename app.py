@@ -165,13 +165,16 @@ def _register_blueprints(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
     from core.api import init_api
     from core.views import bp as core_bp
+    from groups.api import blueprints as groups_api
+    from groups.views import bp as groups_bp
     from patients.api import blp as patients_api
     from patients.views import bp as patients_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(patients_bp)
-    init_api(app, [accounts_api, patients_api])
+    app.register_blueprint(groups_bp)
+    init_api(app, [accounts_api, patients_api, *groups_api])
 
 
 def _register_cli(app: Flask) -> None:

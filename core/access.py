@@ -31,6 +31,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "view_audit": {"admin"},
     "archive_patients": {"admin", "therapist"},
     "export_patients": {"admin", "therapist"},
+    "manage_groups": {"admin", "therapist"},
+    "enrol_patients": {"admin", "therapist", "assistant"},
+    "manage_closures": {"admin"},
 }
 
 

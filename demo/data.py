@@ -12,6 +12,7 @@ from accounts import operations as accounts
 from accounts.models import Practice, User
 from core.actor import Actor
 from extensions import db
+from groups.demo import load_groups_demo
 from patients import operations as patients
 from patients.models import Patient
 
@@ -166,4 +167,5 @@ def load_demo() -> DemoResult:
             )
         demo_patients.append(patient)
     db.session.flush()
+    load_groups_demo(practice, staff, demo_patients)
     return DemoResult(practice, staff, demo_patients)

@@ -1,0 +1,1 @@
+"""Programmes, rooms, groups (cohorts), their materialised sessions, enrolment and the waitlist."""
