@@ -169,17 +169,22 @@ def _register_blueprints(app: Flask) -> None:
     from groups.views import bp as groups_bp
     from patients.api import blp as patients_api
     from patients.views import bp as patients_bp
+    from reminders.views import bp as reminders_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(patients_bp)
     app.register_blueprint(groups_bp)
+    app.register_blueprint(reminders_bp)
     init_api(app, [accounts_api, patients_api, *groups_api])
 
 
 def _register_cli(app: Flask) -> None:
     from accounts.cli import users_cli
     from demo.cli import demo_cli
+    from reminders.cli import reminders_cli, scheduler_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(reminders_cli)
+    app.cli.add_command(scheduler_cli)

@@ -93,8 +93,13 @@ def claim(now: datetime, limit: int, lease: timedelta, worker: str) -> list[int]
     claimed = db.session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status == "pending")
-        .values(status="sending", lease_until=now + lease, claimed_by=worker, attempts=OutboxMessage.attempts + 1,
-                updated_at=now)
+        .values(
+            status="sending",
+            lease_until=now + lease,
+            claimed_by=worker,
+            attempts=OutboxMessage.attempts + 1,
+            updated_at=now,
+        )
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )
@@ -110,15 +115,19 @@ def _record(row: OutboxMessage, verdict: Verdict, now: datetime, stats: Dispatch
         row.status, row.next_attempt_at, row.last_error = "pending", now + backoff(row.attempts), verdict.error[:1000]
         stats.retried += 1
     else:
-        reason = verdict.error if verdict.outcome == "failed" else f"gave up after {row.attempts} attempts: {verdict.error}"
+        reason = (
+            verdict.error if verdict.outcome == "failed" else f"gave up after {row.attempts} attempts: {verdict.error}"
+        )
         row.status, row.last_error = "failed", reason[:1000]
         stats.failed += 1
 
 
 def _send_batch(ids: list[int], settings: SmtpSettings, now_fn: Callable[[], datetime], stats: DispatchStats) -> None:
-    rows = db.session.execute(
-        sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
-    ).scalars().all()
+    rows = (
+        db.session.execute(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
+        .scalars()
+        .all()
+    )
     stale: dict[int, str] = {}
     for kind in {row.kind for row in rows}:
         if kind in STALE_CHECKS:
@@ -147,8 +156,15 @@ def _send_batch(ids: list[int], settings: SmtpSettings, now_fn: Callable[[], dat
         db.session.commit()
 
 
-def dispatch(settings: SmtpSettings, *, now_fn: Callable[[], datetime] = utcnow, batch_size: int = 100,
-             lease: timedelta = DEFAULT_LEASE, worker: str | None = None, max_batches: int | None = None) -> DispatchStats:
+def dispatch(
+    settings: SmtpSettings,
+    *,
+    now_fn: Callable[[], datetime] = utcnow,
+    batch_size: int = 100,
+    lease: timedelta = DEFAULT_LEASE,
+    worker: str | None = None,
+    max_batches: int | None = None,
+) -> DispatchStats:
     """Send everything that is due now. Returns what happened, for logs and tests."""
     worker = worker or worker_name()
     stats = DispatchStats()
@@ -174,8 +190,9 @@ def retry_failed(practice_id: int, ids: Iterable[int], now: datetime) -> int:
     """Staff asked to try failed messages again (after fixing an address, say)."""
     result = db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.practice_id == practice_id, OutboxMessage.id.in_(list(ids)),
-               OutboxMessage.status == "failed")
+        .where(
+            OutboxMessage.practice_id == practice_id, OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "failed"
+        )
         .values(status="pending", attempts=0, next_attempt_at=now, last_error="", updated_at=now)
         .execution_options(synchronize_session=False)
     )

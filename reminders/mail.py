@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 
@@ -26,9 +25,14 @@ class SmtpSettings:
 
     @classmethod
     def from_config(cls, config) -> SmtpSettings:
-        return cls(host=config["MAIL_SERVER"], port=config["MAIL_PORT"], username=config["MAIL_USERNAME"],
-                   password=config["MAIL_PASSWORD"], use_tls=config["MAIL_USE_TLS"],
-                   timeout=float(config.get("MAIL_TIMEOUT", 30)))
+        return cls(
+            host=config["MAIL_SERVER"],
+            port=config["MAIL_PORT"],
+            username=config["MAIL_USERNAME"],
+            password=config["MAIL_PASSWORD"],
+            use_tls=config["MAIL_USE_TLS"],
+            timeout=float(config.get("MAIL_TIMEOUT", 30)),
+        )
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,14 @@ class MailTransport:
                 self.smtp.login(s.username, s.password)
         except smtplib.SMTPAuthenticationError as exc:
             self._close()
-            raise ConnectionLost(f"SMTP login refused by {s.host}:{s.port}: {_describe(exc.smtp_code, exc.smtp_error)}") from exc
+            raise ConnectionLost(
+                f"SMTP login refused by {s.host}:{s.port}: {_describe(exc.smtp_code, exc.smtp_error)}"
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             self._close()
-            raise ConnectionLost(f"SMTP server {s.host}:{s.port} answered {_describe(exc.smtp_code, exc.smtp_error)}") from exc
+            raise ConnectionLost(
+                f"SMTP server {s.host}:{s.port} answered {_describe(exc.smtp_code, exc.smtp_error)}"
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             self._close()
             raise ConnectionLost(f"Cannot reach SMTP server {s.host}:{s.port}: {exc}") from exc
@@ -94,7 +102,7 @@ class MailTransport:
                 self._close()
                 raise ConnectionLost(_describe(exc.smtp_code, exc.smtp_error)) from exc
             return _verdict(exc.smtp_code, exc.smtp_error)
-        except (smtplib.SMTPServerDisconnected, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
             self._close()
             raise ConnectionLost(f"connection lost: {exc}") from exc
         if refused:

@@ -53,22 +53,41 @@ def sender_for(practice: Practice) -> tuple[str, str]:
     return current_app.config["MAIL_FROM"] or mailbox, mailbox
 
 
-def queue(*, practice: Practice, kind: str, dedupe_key: str, recipient: str, message: EmailMessage,
-          patient_id: int | None = None, user_id: int | None = None, session_id: int | None = None,
-          sequence: int = 0, send_at: datetime | None = None, not_after: datetime | None = None) -> OutboxMessage | None:
+def queue(
+    *,
+    practice: Practice,
+    kind: str,
+    dedupe_key: str,
+    recipient: str,
+    message: EmailMessage,
+    patient_id: int | None = None,
+    user_id: int | None = None,
+    session_id: int | None = None,
+    sequence: int = 0,
+    send_at: datetime | None = None,
+    not_after: datetime | None = None,
+) -> OutboxMessage | None:
     """Queue one message in the current transaction; None if the same message is already queued."""
     assert kind in KINDS
-    existing = db.session.execute(
-        sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
-    ).first()
+    existing = db.session.execute(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first()
     if existing:
         return None
     envelope, _ = sender_for(practice)
     row = OutboxMessage(
-        practice_id=practice.id, kind=kind, patient_id=patient_id, user_id=user_id, session_id=session_id,
-        sequence=sequence, dedupe_key=dedupe_key, sender=envelope, recipient=recipient,
-        subject=str(message["Subject"]), mime=message.as_bytes(policy=SMTP), message_id=message["Message-ID"],
-        next_attempt_at=send_at or utcnow(), not_after=not_after,
+        practice_id=practice.id,
+        kind=kind,
+        patient_id=patient_id,
+        user_id=user_id,
+        session_id=session_id,
+        sequence=sequence,
+        dedupe_key=dedupe_key,
+        sender=envelope,
+        recipient=recipient,
+        subject=str(message["Subject"]),
+        mime=message.as_bytes(policy=SMTP),
+        message_id=message["Message-ID"],
+        next_attempt_at=send_at or utcnow(),
+        not_after=not_after,
     )
     # A savepoint: if another process queued the same key in between, only this insert is undone.
     try:
@@ -79,8 +98,17 @@ def queue(*, practice: Practice, kind: str, dedupe_key: str, recipient: str, mes
     return row
 
 
-def compose(*, practice: Practice, recipient: str, recipient_name: str, subject: str, text: str, html: str,
-            message_id: str, extra_headers: dict[str, str] | None = None) -> EmailMessage:
+def compose(
+    *,
+    practice: Practice,
+    recipient: str,
+    recipient_name: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    extra_headers: dict[str, str] | None = None,
+) -> EmailMessage:
     _, mailbox = sender_for(practice)
     message = EmailMessage(policy=SMTP)
     message["From"] = formataddr((practice.name, mailbox))
@@ -120,11 +148,21 @@ def stop_reminders(patient: Patient, ip: str) -> None:
     if patient.reminders_enabled:
         patient.reminders_enabled = False
         actor = Actor(practice_id=patient.practice_id, kind="patient", ip=ip, patient_id=patient.id)
-        audit(actor, "update", patient_id=patient.id, object_type="patient", object_id=patient.id,
-              detail="reminders_enabled (unsubscribe link)")
-    pending = sa.update(OutboxMessage).where(
-        OutboxMessage.patient_id == patient.id, OutboxMessage.kind == "reminder", OutboxMessage.status == "pending"
-    ).values(status="cancelled", last_error="patient stopped reminders")
+        audit(
+            actor,
+            "update",
+            patient_id=patient.id,
+            object_type="patient",
+            object_id=patient.id,
+            detail="reminders_enabled (unsubscribe link)",
+        )
+    pending = (
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.patient_id == patient.id, OutboxMessage.kind == "reminder", OutboxMessage.status == "pending"
+        )
+        .values(status="cancelled", last_error="patient stopped reminders")
+    )
     db.session.execute(pending.execution_options(synchronize_session=False))
     db.session.flush()
 
@@ -191,13 +229,19 @@ def reminder_message(practice: Practice, patient: Patient, session: Session, off
         facts = session_facts(session, practice, patient.language)
         stop_url = stop_reminders_url(patient)
         context = {"practice": practice, "patient": patient, "facts": facts, "hours": hours, "stop_url": stop_url}
-        subject = str(_l("Reminder: %(group)s on %(day)s at %(start)s", group=facts.group, day=facts.day,
-                         start=facts.start))
+        subject = str(
+            _l("Reminder: %(group)s on %(day)s at %(start)s", group=facts.group, day=facts.day, start=facts.start)
+        )
         text = render_template("reminders/email/reminder.txt", **context)
         html = render_template("reminders/email/reminder.html", **context)
     return compose(
-        practice=practice, recipient=patient.email, recipient_name=patient.name, subject=subject, text=text,
-        html=html, message_id=f"<reminder-{hours}h-s{session.id}-p{patient.id}-q{session.sequence}@{host()}>",
+        practice=practice,
+        recipient=patient.email,
+        recipient_name=patient.name,
+        subject=subject,
+        text=text,
+        html=html,
+        message_id=f"<reminder-{hours}h-s{session.id}-p{patient.id}-q{session.sequence}@{host()}>",
         extra_headers={"List-Unsubscribe": f"<{stop_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
     )
 
@@ -231,10 +275,16 @@ def queue_due_reminders(now: datetime) -> int:
                 continue
             hours = int(offset.total_seconds() // 3600)
             row = queue(
-                practice=practice, kind="reminder", patient_id=patient.id, session_id=session.id,
-                sequence=session.sequence, dedupe_key=f"reminder:{hours}h:s{session.id}:p{patient.id}:q{session.sequence}",
-                recipient=patient.email, message=reminder_message(practice, patient, session, offset),
-                send_at=max(send_at, now), not_after=session.starts_at,
+                practice=practice,
+                kind="reminder",
+                patient_id=patient.id,
+                session_id=session.id,
+                sequence=session.sequence,
+                dedupe_key=f"reminder:{hours}h:s{session.id}:p{patient.id}:q{session.sequence}",
+                recipient=patient.email,
+                message=reminder_message(practice, patient, session, offset),
+                send_at=max(send_at, now),
+                not_after=session.starts_at,
             )
             queued += row is not None
     return queued
@@ -244,11 +294,17 @@ def reminders_stale(rows: list[OutboxMessage]) -> dict[int, str]:
     """Reminders whose session moved, was cancelled, or whose patient opted out or left the group."""
     session_ids = {row.session_id for row in rows if row.session_id}
     sessions = {s.id: s for s in db.session.execute(sa.select(Session).where(Session.id.in_(session_ids))).scalars()}
-    patients = {p.id: p for p in db.session.execute(
-        sa.select(Patient).where(Patient.id.in_({row.patient_id for row in rows if row.patient_id}))).scalars()}
-    covered = set(db.session.execute(
-        sa.select(Session.id, Enrolment.patient_id).join(Enrolment, _covered()).where(Session.id.in_(session_ids))
-    ).tuples())
+    patients = {
+        p.id: p
+        for p in db.session.execute(
+            sa.select(Patient).where(Patient.id.in_({row.patient_id for row in rows if row.patient_id}))
+        ).scalars()
+    }
+    covered = set(
+        db.session.execute(
+            sa.select(Session.id, Enrolment.patient_id).join(Enrolment, _covered()).where(Session.id.in_(session_ids))
+        ).all()
+    )
     stale = {}
     for row in rows:
         session, patient = sessions.get(row.session_id), patients.get(row.patient_id)
@@ -267,8 +323,9 @@ def cancel_pending_for_session(session_id: int, reason: str) -> int:
     """Drop queued reminders of a session that moved or was cancelled (the scan queues new ones if needed)."""
     result = db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.session_id == session_id, OutboxMessage.kind == "reminder",
-               OutboxMessage.status == "pending")
+        .where(
+            OutboxMessage.session_id == session_id, OutboxMessage.kind == "reminder", OutboxMessage.status == "pending"
+        )
         .values(status="cancelled", last_error=reason)
         .execution_options(synchronize_session=False)
     )
@@ -293,19 +350,27 @@ def outbox_page(actor: Actor, *, status: str | None, kind: str | None, page: int
             raise Invalid(_l("Unknown kind."), {"kind": str(_l("Unknown kind."))})
         query = query.where(OutboxMessage.kind == kind)
     total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-    rows = db.session.execute(
-        query.order_by(OutboxMessage.next_attempt_at.desc(), OutboxMessage.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)
-    ).scalars().all()
+    rows = (
+        db.session.execute(
+            query.order_by(OutboxMessage.next_attempt_at.desc(), OutboxMessage.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+        .scalars()
+        .all()
+    )
     return rows, total
 
 
 def outbox_counts(practice_id: int) -> dict[str, int]:
     counts = dict.fromkeys(STATUSES, 0)
-    counts.update(db.session.execute(
-        sa.select(OutboxMessage.status, sa.func.count()).where(OutboxMessage.practice_id == practice_id)
-        .group_by(OutboxMessage.status)
-    ).tuples())
+    counts.update(
+        db.session.execute(
+            sa.select(OutboxMessage.status, sa.func.count())
+            .where(OutboxMessage.practice_id == practice_id)
+            .group_by(OutboxMessage.status)
+        ).all()
+    )
     return counts
 
 
@@ -343,8 +408,9 @@ def update_settings(actor: Actor, values: dict) -> ReminderSettings:
             raise Invalid(_l("Enter a time like 22:00."), {key: str(_l("Enter a time like 22:00."))})
         setattr(prefs, key, values[key])
     if prefs.quiet_hours and prefs.quiet_start == prefs.quiet_end:
-        raise Invalid(_l("Quiet hours need a different start and end."),
-                      {"quiet_end": str(_l("Quiet hours need a different start and end."))})
+        raise Invalid(
+            _l("Quiet hours need a different start and end."),
+            {"quiet_end": str(_l("Quiet hours need a different start and end."))},
+        )
     db.session.flush()
     return prefs
-

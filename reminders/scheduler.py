@@ -37,11 +37,25 @@ def _in_app(app: Flask, func, *args):
 def build_scheduler(app: Flask) -> BlockingScheduler:
     scheduler = BlockingScheduler(job_defaults=JOB_DEFAULTS, timezone=UTC)
     now = utcnow()
-    scheduler.add_job(_in_app(app, jobs.run_dispatch, app), "interval", seconds=app.config["DISPATCH_SECONDS"],
-                      id="dispatch", name="send due messages", replace_existing=True, next_run_time=now)
+    scheduler.add_job(
+        _in_app(app, jobs.run_dispatch, app),
+        "interval",
+        seconds=app.config["DISPATCH_SECONDS"],
+        id="dispatch",
+        name="send due messages",
+        replace_existing=True,
+        next_run_time=now,
+    )
     for scan in jobs.SCANS.values():
-        scheduler.add_job(_in_app(app, jobs.run_scan, scan), "interval", seconds=scan.seconds, id=scan.id,
-                          name=scan.id, replace_existing=True, next_run_time=now)
+        scheduler.add_job(
+            _in_app(app, jobs.run_scan, scan),
+            "interval",
+            seconds=scan.seconds,
+            id=scan.id,
+            name=scan.id,
+            replace_existing=True,
+            next_run_time=now,
+        )
 
     def on_problem(event):
         if event.code == EVENT_JOB_MISSED:

@@ -30,9 +30,19 @@ def outbox():
     raw_page = request.args.get("page", "1")
     page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100_000 else 1
     rows, total = operations.outbox_page(current_actor(), status=status, kind=kind, page=page)
-    return render_template("reminders/outbox.html", rows=rows, total=total, page=page, per_page=50, status=status,
-                           kind=kind, statuses=STATUSES, kinds=KINDS,
-                           counts=operations.outbox_counts(current_actor().practice_id), action_form=EmptyForm())
+    return render_template(
+        "reminders/outbox.html",
+        rows=rows,
+        total=total,
+        page=page,
+        per_page=50,
+        status=status,
+        kind=kind,
+        statuses=STATUSES,
+        kinds=KINDS,
+        counts=operations.outbox_counts(current_actor().practice_id),
+        action_form=EmptyForm(),
+    )
 
 
 def _parts(raw: bytes):
@@ -40,8 +50,11 @@ def _parts(raw: bytes):
     message = message_from_bytes(raw, policy=policy.default)
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
-    attachments = [part for part in message.walk() if part.get_content_disposition() == "attachment"
-                   or part.get_content_type() == "text/calendar"]
+    attachments = [
+        part
+        for part in message.walk()
+        if part.get_content_disposition() == "attachment" or part.get_content_type() == "text/calendar"
+    ]
     return message, text, html, attachments
 
 
@@ -50,9 +63,15 @@ def message(message_id: int):
     row = operations.get_message(current_actor(), message_id)
     db.session.commit()
     parsed, text, html, attachments = _parts(row.mime)
-    return render_template("reminders/message.html", row=row, headers=list(parsed.items()),
-                           text=text.get_content() if text else "", has_html=html is not None,
-                           attachments=attachments, action_form=EmptyForm())
+    return render_template(
+        "reminders/message.html",
+        row=row,
+        headers=list(parsed.items()),
+        text=text.get_content() if text else "",
+        has_html=html is not None,
+        attachments=attachments,
+        action_form=EmptyForm(),
+    )
 
 
 @bp.route("/outbox/<id:message_id>/html")
@@ -76,8 +95,11 @@ def message_attachment(message_id: int, index: int):
         abort(404)
     part = attachments[index]
     filename = part.get_filename() or "invite.ics"
-    return Response(part.get_payload(decode=True), mimetype=part.get_content_type(),
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+    return Response(
+        part.get_payload(decode=True),
+        mimetype=part.get_content_type(),
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    )
 
 
 @bp.route("/outbox/<id:message_id>/retry", methods=["POST"])
