@@ -96,6 +96,8 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         # Seconds between dispatcher runs of the scheduler process.
         "DISPATCH_SECONDS": _int(env, "DISPATCH_SECONDS", 5),
         "OUTBOX_BATCH_SIZE": _int(env, "OUTBOX_BATCH_SIZE", 100),
+        # How long a claimed message stays with its dispatcher; after a crash it is sent again after this.
+        "OUTBOX_LEASE_SECONDS": _int(env, "OUTBOX_LEASE_SECONDS", 300),
         # Rate limits are settings; the test environment switches them off unless a test turns them on.
         "RATELIMIT_ENABLED": env_bool(env.get("RATELIMIT_ENABLED"), default=motio_env != "testing"),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",

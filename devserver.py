@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 
-
 DEV_MAIL_PORT = 8025
 
 

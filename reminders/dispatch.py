@@ -79,20 +79,30 @@ def release_lapsed_leases(now: datetime) -> int:
 
 
 def claim(now: datetime, limit: int, lease: timedelta, worker: str) -> list[int]:
+    """Take up to `limit` due rows for this worker. Two statements on purpose: PostgreSQL may run an
+    `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` subquery more than once and so update
+    more than n rows; selecting the ids first (locking them) and then updating exactly those cannot."""
     due = (
-        sa.select(OutboxMessage.id)
-        .where(
-            OutboxMessage.status == "pending",
-            OutboxMessage.next_attempt_at <= now,
-            sa.or_(OutboxMessage.not_after.is_(None), OutboxMessage.not_after > now),
+        db.session.execute(
+            sa.select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                sa.or_(OutboxMessage.not_after.is_(None), OutboxMessage.not_after > now),
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        .scalars()
+        .all()
     )
+    if not due:
+        return []
     claimed = db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status == "pending")
+        # status='pending' again: the compare-and-set that keeps a claim exclusive where rows are not locked.
+        .where(OutboxMessage.id.in_(due), OutboxMessage.status == "pending")
         .values(
             status="sending",
             lease_until=now + lease,
@@ -164,6 +174,7 @@ def dispatch(
     lease: timedelta = DEFAULT_LEASE,
     worker: str | None = None,
     max_batches: int | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> DispatchStats:
     """Send everything that is due now. Returns what happened, for logs and tests."""
     worker = worker or worker_name()
@@ -173,7 +184,8 @@ def dispatch(
     stats.released += release_lapsed_leases(now)
     db.session.commit()
     batches = 0
-    while max_batches is None or batches < max_batches:
+    # A stopping scheduler finishes the batch in hand, then leaves the rest for the next run.
+    while (max_batches is None or batches < max_batches) and not should_stop():
         ids = claim(now_fn(), batch_size, lease, worker)
         db.session.commit()
         if not ids:

@@ -5,9 +5,10 @@ dispatcher that sends them. Packages register their scans; the scheduler process
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Flask
 
@@ -25,6 +26,8 @@ class Scan:
 
 
 SCANS: dict[str, Scan] = {}
+#: Set when the scheduler process is asked to stop, so long jobs end at a safe point.
+STOPPING = threading.Event()
 
 
 def register_scan(job_id: str, seconds: int, run: Callable[[datetime], int]) -> None:
@@ -54,7 +57,12 @@ def run_dispatch(app: Flask):
     from reminders.mail import SmtpSettings
 
     try:
-        return dispatch(SmtpSettings.from_config(app.config), batch_size=app.config.get("OUTBOX_BATCH_SIZE", 100))
+        return dispatch(
+            SmtpSettings.from_config(app.config),
+            batch_size=app.config["OUTBOX_BATCH_SIZE"],
+            lease=timedelta(seconds=app.config["OUTBOX_LEASE_SECONDS"]),
+            should_stop=STOPPING.is_set,
+        )
     except Exception:
         db.session.rollback()
         log.exception("dispatch failed; it will run again at its next interval")

@@ -72,6 +72,7 @@ def run(app: Flask) -> None:
 
     def stop(signum, _frame):
         log.info("received signal %s: finishing running jobs and stopping", signum)
+        jobs.STOPPING.set()
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
