@@ -1,6 +1,6 @@
 """The outbox and dispatcher in-process, against a real aiosmtpd server (RELIABILITY.md 4, 5, 7, 8)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
@@ -163,3 +163,51 @@ def test_bad_configuration_gives_backed_off_rows_not_a_crash(app, ctx, caplog):
         stats = dispatch(bad, now_fn=lambda minutes=minutes: utcnow() + timedelta(minutes=minutes))
         assert stats.retried == 1
     assert "SMTP unavailable" in caplog.text
+
+
+def test_scheduler_down_for_two_hours_sends_what_is_due_and_expires_what_started(app, smtp, ctx):
+    """RELIABILITY.md acceptance test 3: the last scan ran two hours ago, then the scheduler was down."""
+    now = utcnow()
+    two_hours_ago = now - timedelta(hours=2)
+    _, _, soon, (waiting,) = practice_with_session(now + timedelta(hours=1), patients=1)
+    _, _, started, (too_late,) = practice_with_session(now - timedelta(minutes=30), patients=1)
+    assert operations.queue_due_reminders(two_hours_ago) == 2  # both were due then
+    # Back up: the scan finds nothing new, the dispatcher sends one and expires the other.
+    assert operations.queue_due_reminders(now) == 0
+    stats = dispatch(settings(smtp), now_fn=lambda: now)
+    assert (stats.sent, stats.expired) == (1, 1)
+    assert [r.recipients for r in smtp.received] == [[waiting.email]]
+    assert {r.recipient: r.status for r in rows(kind="reminder")} == {waiting.email: "sent", too_late.email: "expired"}
+
+
+def test_reminders_around_the_dst_change_go_24_real_hours_ahead(app, smtp, ctx):
+    """RELIABILITY.md acceptance test 6: a Monday 18:00 session after the clocks went forward on Sunday."""
+    from zoneinfo import ZoneInfo
+
+    from tests.groups.helpers import last_sunday
+
+    ams = ZoneInfo("Europe/Amsterdam")
+    sunday = last_sunday(2027, 3)
+    start = datetime.combine(sunday, time(18), ams).astimezone(UTC)  # 18:00 CEST on the day of the change
+    practice_with_session(start, patients=1)
+    before = start - timedelta(hours=24, minutes=5)
+    assert operations.queue_due_reminders(before) == 1
+    [row] = rows(kind="reminder")
+    assert row.next_attempt_at == start - timedelta(hours=24)
+    assert row.next_attempt_at.astimezone(ams).hour == 17  # Saturday 17:00 CET is 24 hours before Sunday 18:00 CEST
+    assert dispatch(settings(smtp), now_fn=lambda: row.next_attempt_at).sent == 1
+    text = smtp.received[0].message.get_body(preferencelist=("plain",)).get_content()
+    assert "18:00" in text  # the email shows the local time of the session
+
+
+def test_quiet_hours_move_a_night_reminder_to_the_evening_before(app, smtp, ctx):
+    from zoneinfo import ZoneInfo
+
+    ams = ZoneInfo("Europe/Amsterdam")
+    tomorrow = (utcnow() + timedelta(days=2)).astimezone(ams).date()
+    start = datetime.combine(tomorrow, time(6, 30), ams).astimezone(UTC)  # 24 h before is 06:30, in quiet hours
+    practice_with_session(start, patients=1, quiet_hours=True)
+    operations.queue_due_reminders(start - timedelta(hours=33, minutes=5))  # 21:25 the evening before
+    [row] = rows(kind="reminder")
+    local = row.next_attempt_at.astimezone(ams)
+    assert (local.date(), local.hour, local.minute) == (tomorrow - timedelta(days=2), 21, 30)
