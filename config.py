@@ -93,6 +93,12 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "MAIL_USE_TLS": env_bool(env.get("MAIL_USE_TLS")),
         "MAIL_FROM": env.get("MAIL_FROM") or "",
         "REDIS_URL": env.get("REDIS_URL") or "",
+        "MAIL_TIMEOUT": _int(env, "MAIL_TIMEOUT", 30),
+        # Seconds between dispatcher runs of the scheduler process.
+        "DISPATCH_SECONDS": _int(env, "DISPATCH_SECONDS", 5),
+        "OUTBOX_BATCH_SIZE": _int(env, "OUTBOX_BATCH_SIZE", 100),
+        # How long a claimed message stays with its dispatcher; after a crash it is sent again after this.
+        "OUTBOX_LEASE_SECONDS": _int(env, "OUTBOX_LEASE_SECONDS", 300),
         # Rate limits are settings; the test environment switches them off unless a test turns them on.
         "RATELIMIT_ENABLED": env_bool(env.get("RATELIMIT_ENABLED"), default=motio_env != "testing"),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",

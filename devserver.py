@@ -12,10 +12,17 @@ import subprocess
 import sys
 import time
 
+DEV_MAIL_PORT = 8025
 
-def commands(host: str, port: int) -> list[tuple[str, list[str]]]:
+
+def commands(host: str, port: int, with_mail_sink: bool) -> list[tuple[str, list[str]]]:
     flask = [sys.executable, "-m", "flask", "--app", "app"]
-    return [("web", [*flask, "run", "--host", host, "--port", str(port), "--no-reload"])]
+    procs = []
+    if with_mail_sink:
+        procs.append(("mail", [sys.executable, "-m", "reminders.devmail", "--port", str(DEV_MAIL_PORT)]))
+    procs.append(("web", [*flask, "run", "--host", host, "--port", str(port), "--no-reload"]))
+    procs.append(("scheduler", [*flask, "scheduler", "run"]))
+    return procs
 
 
 def main() -> int:
@@ -25,11 +32,18 @@ def main() -> int:
     args = parser.parse_args()
 
     env = dict(os.environ)
+    with_mail_sink = not env.get("MAIL_SERVER")
+    if with_mail_sink:
+        # No SMTP relay configured: deliver to a local sink so the demo works end to end.
+        env.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(DEV_MAIL_PORT), MAIL_USE_TLS="false")
+    env.setdefault("PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
     procs = []
-    for name, cmd in commands(args.host, args.port):
+    for name, cmd in commands(args.host, args.port, with_mail_sink):
         print(f"[devserver] starting {name}: {' '.join(cmd[1:])}", flush=True)
         procs.append((name, subprocess.Popen(cmd, env=env)))
     print(f"[devserver] Motio runs on http://{args.host}:{args.port} — press Ctrl+C to stop.", flush=True)
+    if with_mail_sink:
+        print("[devserver] emails go to a local sink; read them under Messages in Motio.", flush=True)
 
     stopping = False
 

@@ -16,6 +16,7 @@ from extensions import db
 from groups.demo import load_groups_demo
 from patients import operations as patients
 from patients.models import Patient
+from reminders.demo import load_reminders_demo
 
 PRACTICE = "Fysiotherapie Demo Utrecht"
 PASSWORD = "motio-demo-2026"
@@ -172,4 +173,5 @@ def load_demo() -> DemoResult:
     db.session.flush()
     load_groups_demo(practice, staff, demo_patients)
     assessed = load_supervision_demo(practice, staff, demo_patients)
+    load_reminders_demo(practice)
     return DemoResult(practice, staff, demo_patients, assessed)
