@@ -15,6 +15,7 @@ from extensions import db
 from groups.demo import load_groups_demo
 from patients import operations as patients
 from patients.models import Patient
+from reminders.demo import load_reminders_demo
 
 PRACTICE = "Fysiotherapie Demo Utrecht"
 PASSWORD = "motio-demo-2026"
@@ -168,4 +169,5 @@ def load_demo() -> DemoResult:
         demo_patients.append(patient)
     db.session.flush()
     load_groups_demo(practice, staff, demo_patients)
+    load_reminders_demo(practice)
     return DemoResult(practice, staff, demo_patients)

@@ -116,20 +116,27 @@ def claim(now: datetime, limit: int, lease: timedelta, worker: str) -> list[int]
     return sorted(claimed.scalars())
 
 
-def _record(row: OutboxMessage, verdict: Verdict, now: datetime, stats: DispatchStats) -> None:
-    row.lease_until = None
+def _outcome(row: OutboxMessage, verdict: Verdict, now: datetime, stats: DispatchStats) -> dict:
+    """The column values that record one send attempt."""
     if verdict.outcome == "sent":
-        row.status, row.sent_at, row.last_error = "sent", now, ""
         stats.sent += 1
-    elif verdict.outcome == "retry" and row.attempts < MAX_ATTEMPTS:
-        row.status, row.next_attempt_at, row.last_error = "pending", now + backoff(row.attempts), verdict.error[:1000]
+        return {"status": "sent", "sent_at": now, "last_error": ""}
+    if verdict.outcome == "retry" and row.attempts < MAX_ATTEMPTS:
         stats.retried += 1
-    else:
-        reason = (
-            verdict.error if verdict.outcome == "failed" else f"gave up after {row.attempts} attempts: {verdict.error}"
-        )
-        row.status, row.last_error = "failed", reason[:1000]
-        stats.failed += 1
+        return {"status": "pending", "next_attempt_at": now + backoff(row.attempts), "last_error": verdict.error[:1000]}
+    stats.failed += 1
+    reason = verdict.error if verdict.outcome == "failed" else f"gave up after {row.attempts} attempts: {verdict.error}"
+    return {"status": "failed", "last_error": reason[:1000]}
+
+
+def _save(row: OutboxMessage, values: dict, now: datetime) -> None:
+    # A plain UPDATE and a commit per message: the rows were loaded once for the batch, and the ORM's
+    # change tracking and refresh-after-commit would cost more than the SMTP round trip.
+    table = OutboxMessage.__table__
+    db.session.connection().execute(
+        table.update().where(table.c.id == row.id).values(lease_until=None, updated_at=now, **values)
+    )
+    db.session.commit()
 
 
 def _send_batch(ids: list[int], settings: SmtpSettings, now_fn: Callable[[], datetime], stats: DispatchStats) -> None:
@@ -142,6 +149,9 @@ def _send_batch(ids: list[int], settings: SmtpSettings, now_fn: Callable[[], dat
     for kind in {row.kind for row in rows}:
         if kind in STALE_CHECKS:
             stale.update(STALE_CHECKS[kind]([row for row in rows if row.kind == kind]))
+    # Detach the batch: what we need is read, and commits below must not expire and reload each row.
+    for row in rows:
+        db.session.expunge(row)
     pending = list(rows)
     try:
         with MailTransport(settings) as transport:
@@ -149,21 +159,20 @@ def _send_batch(ids: list[int], settings: SmtpSettings, now_fn: Callable[[], dat
                 row = pending[0]
                 now = now_fn()
                 if row.id in stale:
-                    row.status, row.lease_until, row.last_error = "cancelled", None, stale[row.id][:1000]
                     stats.cancelled += 1
+                    values = {"status": "cancelled", "last_error": stale[row.id][:1000]}
                 elif row.not_after is not None and row.not_after <= now:
-                    row.status, row.lease_until, row.last_error = "expired", None, "too late to send"
                     stats.expired += 1
+                    values = {"status": "expired", "last_error": "too late to send"}
                 else:
-                    _record(row, transport.send(row.sender, row.recipient, row.mime), now, stats)
-                db.session.commit()
+                    values = _outcome(row, transport.send(row.sender, row.recipient, row.mime), now, stats)
+                _save(row, values, now)
                 pending.pop(0)
     except ConnectionLost as exc:
         log.warning("SMTP unavailable (%s); %d message(s) will be retried", exc, len(pending))
         now = now_fn()
         for row in pending:
-            _record(row, Verdict("retry", str(exc)), now, stats)
-        db.session.commit()
+            _save(row, _outcome(row, Verdict("retry", str(exc)), now, stats), now)
 
 
 def dispatch(
