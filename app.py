@@ -180,6 +180,7 @@ def _register_blueprints(app: Flask) -> None:
     from patients.api import blp as patients_api
     from patients.views import bp as patients_bp
     from reminders.views import bp as reminders_bp
+    from reminders.views import init_app as reminders_init
     from supervision import views as supervision_views
     from supervision.api import blp as supervision_api
     from supervision.education_views import bp as education_bp
@@ -192,6 +193,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(education_bp)
     app.register_blueprint(reminders_bp)
     supervision_views.init_app(app)
+    reminders_init(app)
     init_api(app, [accounts_api, patients_api, *groups_api, supervision_api])
 
 

@@ -8,6 +8,12 @@ from flask import Flask
 from flask_babel import format_date, format_datetime, get_locale
 
 
+#: The admin pages grouped under "Practice" in the navigation (tabs in templates/_subnav.html).
+PRACTICE_PAGES = frozenset(
+    {"accounts.practice_settings", "accounts.staff", "supervision.settings", "reminders.settings", "accounts.audit_log"}
+)
+
+
 def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
     return "" if value is None else format_datetime(value, fmt)
 
@@ -22,4 +28,4 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def inject_locale():
-        return {"current_locale": str(get_locale() or "nl")}
+        return {"current_locale": str(get_locale() or "nl"), "practice_pages": PRACTICE_PAGES}

@@ -148,3 +148,17 @@ def stop(token: str):
         done = True
     with force_locale(patient.language):  # the patient's own language, whatever the browser says
         return render_template("reminders/stop.html", patient=patient, done=done)
+
+
+def messages_panel(actor) -> dict | None:
+    """Dashboard: messages that failed (staff must act) and how many are waiting to go out."""
+    counts = operations.outbox_counts(actor.practice_id)
+    if not (counts["failed"] or counts["pending"]):
+        return None
+    return {"template": "reminders/_dashboard_panel.html", "urgent": False, "counts": counts}
+
+
+def init_app(app) -> None:
+    from core.views import add_dashboard_panel
+
+    add_dashboard_panel(app, messages_panel)

@@ -35,7 +35,7 @@ def test_outbox_page_lists_messages_with_failure_reasons_and_retry(client, smtp,
 
     failed = db.session.execute(sa.select(OutboxMessage).where(OutboxMessage.status == "failed")).scalar_one()
     detail = client.get(f"/outbox/{failed.id}").get_data(as_text=True)
-    assert "Send again" in detail and "Dear" in detail
+    assert "Send again" in detail and f"Beste {bad.name}" in detail  # the text the Dutch patient would get
     html = client.get(f"/outbox/{failed.id}/html")
     assert html.status_code == 200 and "sandbox" in html.headers["Content-Security-Policy"]
 
