@@ -7,7 +7,6 @@ from datetime import datetime
 from flask import Flask
 from flask_babel import format_date, format_datetime, get_locale
 
-
 #: The admin pages grouped under "Practice" in the navigation (tabs in templates/_subnav.html).
 PRACTICE_PAGES = frozenset(
     {"accounts.practice_settings", "accounts.staff", "supervision.settings", "reminders.settings", "accounts.audit_log"}
