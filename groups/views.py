@@ -18,6 +18,7 @@ from accounts.forms import EmptyForm
 from core.access import can, require_permission
 from core.db import MAX_ID, utcnow
 from core.errors import DomainError
+from core.validation import positive_int
 from extensions import db
 from groups import labels, operations, rules
 from groups.forms import (
@@ -83,7 +84,7 @@ def _local_today() -> date:
 
 def _arg_id(name: str) -> int | None:
     raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
+    return positive_int(raw, maximum=MAX_ID)
 
 
 # --- calendar ------------------------------------------------------------------------------------------------

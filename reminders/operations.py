@@ -223,12 +223,25 @@ def session_facts(session: Session, practice: Practice, language: str) -> Sessio
     )
 
 
-def reminder_message(practice: Practice, patient: Patient, session: Session, offset: timedelta) -> EmailMessage:
+def reminder_message(
+    practice: Practice, patient: Patient, session: Session, offset: timedelta, send_at: datetime
+) -> EmailMessage:
     hours = int(offset.total_seconds() // 3600)
+    zone = ZoneInfo(session.group.timezone or practice.timezone)
+    # "Today", "tomorrow" or the date, as seen on the day the patient reads it (quiet hours or a late queue can
+    # make a 24-hour reminder arrive on the same day as the session).
+    days_ahead = (session.starts_at.astimezone(zone).date() - send_at.astimezone(zone).date()).days
     with force_locale(patient.language):
         facts = session_facts(session, practice, patient.language)
         stop_url = stop_reminders_url(patient)
-        context = {"practice": practice, "patient": patient, "facts": facts, "hours": hours, "stop_url": stop_url}
+        context = {
+            "practice": practice,
+            "patient": patient,
+            "facts": facts,
+            "hours": hours,
+            "stop_url": stop_url,
+            "days_ahead": days_ahead,
+        }
         subject = str(
             _l("Reminder: %(group)s on %(day)s at %(start)s", group=facts.group, day=facts.day, start=facts.start)
         )
@@ -264,6 +277,7 @@ def queue_due_reminders(now: datetime) -> int:
         .order_by(Session.starts_at)
     ).all()
     settings: dict[int, ReminderSettings] = {}
+    due = []
     for session, _enrolment, patient, practice in rows:
         if not wants_email(patient):
             continue
@@ -271,22 +285,35 @@ def queue_due_reminders(now: datetime) -> int:
         quiet = rules.QuietHours(prefs.quiet_start, prefs.quiet_end) if prefs.quiet_hours else None
         for offset in offsets(prefs):
             send_at = rules.reminder_time(session.starts_at, offset, session.group.timezone, quiet)
-            if send_at > now + LOOKAHEAD:
-                continue
-            hours = int(offset.total_seconds() // 3600)
-            row = queue(
-                practice=practice,
-                kind="reminder",
-                patient_id=patient.id,
-                session_id=session.id,
-                sequence=session.sequence,
-                dedupe_key=f"reminder:{hours}h:s{session.id}:p{patient.id}:q{session.sequence}",
-                recipient=patient.email,
-                message=reminder_message(practice, patient, session, offset),
-                send_at=max(send_at, now),
-                not_after=session.starts_at,
-            )
-            queued += row is not None
+            if send_at <= now + LOOKAHEAD:
+                hours = int(offset.total_seconds() // 3600)
+                key = f"reminder:{hours}h:s{session.id}:p{patient.id}:q{session.sequence}"
+                due.append((key, session, patient, practice, offset, max(send_at, now)))
+    # The scan runs every minute: find what is already queued in one query and render only the new messages.
+    known = set()
+    keys = [item[0] for item in due]
+    for start in range(0, len(keys), 500):
+        known.update(
+            db.session.execute(
+                sa.select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(keys[start : start + 500]))
+            ).scalars()
+        )
+    for key, session, patient, practice, offset, send_at in due:
+        if key in known:
+            continue
+        row = queue(
+            practice=practice,
+            kind="reminder",
+            patient_id=patient.id,
+            session_id=session.id,
+            sequence=session.sequence,
+            dedupe_key=key,
+            recipient=patient.email,
+            message=reminder_message(practice, patient, session, offset, send_at),
+            send_at=send_at,
+            not_after=session.starts_at,
+        )
+        queued += row is not None
     return queued
 
 

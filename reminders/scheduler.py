@@ -68,6 +68,8 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
 
 
 def run(app: Flask) -> None:
+    # One INFO line per job run every few seconds buries what matters; our jobs log what they did.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     scheduler = build_scheduler(app)
 
     def stop(signum, _frame):

@@ -12,9 +12,11 @@ from accounts.auth import client_ip, current_actor
 from accounts.forms import EmptyForm
 from core.access import public, require_permission
 from core.errors import DomainError, Invalid
+from core.validation import positive_int
 from extensions import csrf, db, talisman
 from reminders import operations
 from reminders.forms import ReminderSettingsForm
+from reminders.labels import STATUS_LABELS
 from reminders.models import KINDS, STATUSES
 
 bp = Blueprint("reminders", __name__)
@@ -27,8 +29,7 @@ EMAIL_PART_CSP = {"default-src": "'none'", "style-src": "'unsafe-inline'", "img-
 def outbox():
     status = request.args.get("status") or None
     kind = request.args.get("kind") or None
-    raw_page = request.args.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100_000 else 1
+    page = positive_int(request.args.get("page"), default=1, maximum=100_000)
     rows, total = operations.outbox_page(current_actor(), status=status, kind=kind, page=page)
     return render_template(
         "reminders/outbox.html",
@@ -42,6 +43,7 @@ def outbox():
         kinds=KINDS,
         counts=operations.outbox_counts(current_actor().practice_id),
         action_form=EmptyForm(),
+        labels=STATUS_LABELS,
     )
 
 
@@ -71,6 +73,7 @@ def message(message_id: int):
         has_html=html is not None,
         attachments=attachments,
         action_form=EmptyForm(),
+        labels=STATUS_LABELS,
     )
 
 

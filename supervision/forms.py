@@ -44,7 +44,7 @@ def item_numbers(code: str) -> list[int]:
 def _number(raw: str):
     """A whole number from a form value; anything else is passed on as text so scoring names the field."""
     raw = raw.strip()
-    if raw.isdigit() and len(raw) < 6:
+    if raw.isascii() and raw.isdigit() and len(raw) < 6:  # isdigit() alone accepts "²"
         return int(raw)
     return raw
 

@@ -460,7 +460,7 @@ def add_action(barrier_id: int):
         barrier.id,
         code=form.code.data,
         text=form.text.data or "",
-        owner_id=int(owner) if owner.isdigit() and len(owner) < 19 else owner or None,
+        owner_id=int(owner) if owner.isascii() and owner.isdigit() and len(owner) < 19 else owner or None,
         due_on=form.due_on.data,
     )
     db.session.commit()
@@ -491,7 +491,7 @@ def assign_education(patient_id: int):
     form = TeachBackForm()  # CSRF only; the item comes as item_id
     _validate(form)
     raw = request.form.get("item_id", "")
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise Invalid(_l("Please correct the marked fields."), {"item_id": _("Choose an education item.")})
     education.assign_item(current_actor(), patient_id, int(raw))
     db.session.commit()
