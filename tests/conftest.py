@@ -28,7 +28,12 @@ os.environ.setdefault("MOTIO_ENV", "testing")
 def _database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return normalise_database_url(url)
+        url = normalise_database_url(url)
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:  # pytest -n: each worker gets its own PostgreSQL database
+            parsed = sa.engine.make_url(url)
+            url = parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+        return url
     path = Path(tmp_path_factory.mktemp("db")) / "motio-test.db"
     return f"sqlite:///{path}"
 

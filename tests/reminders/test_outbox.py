@@ -211,3 +211,30 @@ def test_quiet_hours_move_a_night_reminder_to_the_evening_before(app, smtp, ctx)
     [row] = rows(kind="reminder")
     local = row.next_attempt_at.astimezone(ams)
     assert (local.date(), local.hour, local.minute) == (tomorrow - timedelta(days=2), 21, 30)
+
+
+def test_refused_smtp_login_is_logged_and_retried_later(app, ctx, caplog):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.smtp import Handler, free_port
+
+    practice_with_session(utcnow() + timedelta(hours=20), patients=1)
+    operations.queue_due_reminders(utcnow())
+    port = free_port()
+    server = Controller(
+        Handler(SmtpServer().behaviour),
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=lambda *args: AuthResult(success=False, handled=False),
+        auth_require_tls=False,
+    )
+    server.start()
+    try:
+        stats = dispatch(SmtpSettings("127.0.0.1", port, username="motio", password="wrong", timeout=5))
+    finally:
+        server.stop()
+    assert stats.retried == 1
+    [row] = rows(kind="reminder")
+    assert row.status == "pending" and "SMTP login refused" in row.last_error
+    assert "SMTP login refused" in caplog.text
