@@ -27,10 +27,10 @@ run: setup
 
 ## The test suite (SQLite; set TEST_DATABASE_URL=postgresql://... for PostgreSQL)
 test: setup
-	$(PYTEST) -q
+	$(PYTEST) -q -n 2
 
 test-pg: setup
-	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/motio_test} $(PYTEST) -q
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/motio_test} $(PYTEST) -q -n 2
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
