@@ -57,7 +57,8 @@ def init_app(app: Flask) -> None:
 
 
 def _not_found():
-    abort(404)
+    # The same bytes for every unknown, revoked or malformed link: nothing tells which it was (or echoes it).
+    abort(Response("Not found.\n", status=404, content_type="text/plain; charset=utf-8"))
 
 
 def _not_modified(data: ops.FeedData) -> bool:
