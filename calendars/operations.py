@@ -46,6 +46,8 @@ DEFAULT_HORIZON_DAYS = 14
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 FEED_KINDS = ("patient", "staff", "room")
 NOTE_MAX = 500
+#: An enrolment recorded with a date longer ago than this is history: no welcome email, no invitations.
+BACKDATED = timedelta(days=1)
 
 
 # --- personal links ------------------------------------------------------------------------------------------
@@ -523,6 +525,8 @@ def on_enrolment_changed(enrolment: Enrolment, *, actor: Actor, kind: str, **_) 
     practice = db.session.get(Practice, enrolment.practice_id)
     now = utcnow()
     if kind in ("enrolled", "promoted"):
+        if enrolment.enrolled_at < now - BACKDATED:
+            return  # recording an enrolment from the past (history, the demo): nothing to tell the patient now
         queue_welcome(practice, enrolment)
         if wants_invitations(patient):
             for session in _upcoming_group_sessions(enrolment, now, now + horizon()):

@@ -144,9 +144,7 @@ def test_unknown_revoked_rotated_and_malformed_tokens_get_the_same_404(app, clie
     revoked = client.get(feed_path(new))
     unknown = client.get("/feeds/" + "A" * 43 + ".ics")
     malformed = client.get("/feeds/not-a-token.ics")
-    portal_token_as_feed = client.get(
-        feed_path(ops.rotate_patient_link(Actor.system(practice.id), anna.id, "portal"))
-    )
+    portal_token_as_feed = client.get(feed_path(ops.rotate_patient_link(Actor.system(practice.id), anna.id, "portal")))
     responses = [rotated, revoked, unknown, malformed, portal_token_as_feed]
     assert {r.status_code for r in responses} == {404}
     assert len({r.data for r in responses}) == 1
