@@ -13,7 +13,8 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, time as clock, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 import sqlalchemy as sa
