@@ -170,7 +170,7 @@ def main() -> None:
                 requested_at=now - timedelta(days=60),
             )
         )
-        path = f"/feeds/{ops.link_token(ops._issue(practice.id, 'patient', patient.id, now))}.ics"
+        path = f"/feeds/{ops.link_token(ops.issue_link(practice.id, 'patient', patient.id, now))}.ics"
         db.session.commit()
         name, address, patient_id = practice.name, practice.address, patient.id
 

@@ -20,8 +20,8 @@ def load_calendars_demo(practice: Practice, patients: list[Patient]) -> int:
     now = utcnow()
     for patient in patients:
         if patient.email:
-            ops._ensure(practice.id, "portal", patient.id)
-            ops._ensure(practice.id, "patient", patient.id)
+            ops.ensure_link(practice.id, "portal", patient.id)
+            ops.ensure_link(practice.id, "patient", patient.id)
     for index, reason in NOTICES:
         if index >= len(patients):
             continue

@@ -86,7 +86,7 @@ def _revoke(kind: str, subject_id: int, now: datetime) -> bool:
     return True
 
 
-def _issue(practice_id: int, kind: str, subject_id: int, now: datetime) -> CalendarToken:
+def issue_link(practice_id: int, kind: str, subject_id: int, now: datetime) -> CalendarToken:
     """Revoke the active link (if any) and make a new one: rotation."""
     _revoke(kind, subject_id, now)
     nonce = secrets.token_urlsafe(32)
@@ -103,8 +103,8 @@ def _issue(practice_id: int, kind: str, subject_id: int, now: datetime) -> Calen
     return row
 
 
-def _ensure(practice_id: int, kind: str, subject_id: int) -> CalendarToken:
-    return active_token(kind, subject_id) or _issue(practice_id, kind, subject_id, utcnow())
+def ensure_link(practice_id: int, kind: str, subject_id: int) -> CalendarToken:
+    return active_token(kind, subject_id) or issue_link(practice_id, kind, subject_id, utcnow())
 
 
 def resolve(token: str, kinds: tuple[str, ...]) -> CalendarToken | None:
@@ -163,7 +163,7 @@ def rotate_patient_link(actor: Actor, patient_id, kind: str) -> CalendarToken:
     if kind not in ("patient", "portal"):
         raise NotFound(_l("Not found."))
     patient = _staff_patient(actor, patient_id)
-    row = _issue(actor.practice_id, kind, patient.id, utcnow())
+    row = issue_link(actor.practice_id, kind, patient.id, utcnow())
     audit(actor, "rotate", patient_id=patient.id, object_type=f"calendar_link:{kind}", object_id=row.id)
     return row
 
@@ -187,7 +187,7 @@ def _staff_subject(actor: Actor, user_id) -> User:
 
 def rotate_staff_feed(actor: Actor, user_id) -> CalendarToken:
     user = _staff_subject(actor, user_id)
-    return _issue(actor.practice_id, "staff", user.id, utcnow())
+    return issue_link(actor.practice_id, "staff", user.id, utcnow())
 
 
 def revoke_staff_feed(actor: Actor, user_id) -> bool:
@@ -203,7 +203,7 @@ def _admin_room(actor: Actor, room_id) -> Room:
 
 def rotate_room_feed(actor: Actor, room_id) -> CalendarToken:
     room = _admin_room(actor, room_id)
-    return _issue(actor.practice_id, "room", room.id, utcnow())
+    return issue_link(actor.practice_id, "room", room.id, utcnow())
 
 
 def revoke_room_feed(actor: Actor, room_id) -> bool:
@@ -388,7 +388,7 @@ class Recipient:
     user_id: int | None = None
 
 
-def _patient_recipient(patient: Patient) -> Recipient:
+def patient_recipient(patient: Patient) -> Recipient:
     return Recipient(f"p{patient.id}", patient.email, patient.name, patient.language, patient_id=patient.id)
 
 
@@ -494,7 +494,7 @@ def on_session_changed(session: Session, *, actor: Actor, kind: str, previous_su
     staff = _staff_recipients(session.supervisors, practice)
     if kind == "cancelled":
         # Only those who have it in their calendar; their preference may have changed since.
-        for recipient in [*map(_patient_recipient, patients), *staff]:
+        for recipient in [*map(patient_recipient, patients), *staff]:
             if recipient.key in invited:
                 queue_invitation(practice, session, "CANCEL", recipient)
         return
@@ -512,7 +512,7 @@ def on_session_changed(session: Session, *, actor: Actor, kind: str, previous_su
             if in_horizon or recipient.key in invited:
                 queue_invitation(practice, session, "REQUEST", recipient)
         return
-    recipients = [_patient_recipient(p) for p in patients if wants_invitations(p)] + staff
+    recipients = [patient_recipient(p) for p in patients if wants_invitations(p)] + staff
     for recipient in recipients:
         if in_horizon or recipient.key in invited:
             queue_invitation(practice, session, "REQUEST", recipient)
@@ -530,9 +530,9 @@ def on_enrolment_changed(enrolment: Enrolment, *, actor: Actor, kind: str, **_) 
         queue_welcome(practice, enrolment)
         if wants_invitations(patient):
             for session in _upcoming_group_sessions(enrolment, now, now + horizon()):
-                queue_invitation(practice, session, "REQUEST", _patient_recipient(patient))
+                queue_invitation(practice, session, "REQUEST", patient_recipient(patient))
     elif kind == "withdrawn":
-        recipient = _patient_recipient(patient)
+        recipient = patient_recipient(patient)
         sessions = db.session.execute(
             sa.select(Session).where(
                 Session.group_id == enrolment.group_id,
@@ -580,7 +580,7 @@ def queue_invitations(now: datetime) -> int:
         practice = practices.get(session.practice_id) or practices.setdefault(
             session.practice_id, db.session.get(Practice, session.practice_id)
         )
-        recipients = [_patient_recipient(p) for p in patients.get(session.id, []) if wants_invitations(p)]
+        recipients = [patient_recipient(p) for p in patients.get(session.id, []) if wants_invitations(p)]
         recipients += _staff_recipients(session.supervisors, practice)
         for recipient in recipients:
             queued += queue_invitation(practice, session, "REQUEST", recipient) is not None
@@ -647,8 +647,8 @@ def invitation_status(actor: Actor, session_id) -> list[dict]:
 
 
 def welcome_message(practice: Practice, patient: Patient, enrolment: Enrolment) -> tuple:
-    portal = _ensure(practice.id, "portal", patient.id)
-    feed = feed_links(_ensure(practice.id, "patient", patient.id))
+    portal = ensure_link(practice.id, "portal", patient.id)
+    feed = feed_links(ensure_link(practice.id, "patient", patient.id))
     first = next(iter(_upcoming_group_sessions(enrolment, utcnow(), utcnow() + timedelta(days=3650))), None)
     with force_locale(patient.language):
         context = {

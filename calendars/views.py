@@ -119,7 +119,7 @@ def _render_portal(token: str, row, patient: Patient, *, errors=None, values=Non
     sessions = ops.upcoming_sessions(patient, now)
     notices = ops.notices_for(patient.id)
     practice = db.session.get(Practice, patient.practice_id)
-    feed = ops.feed_links(ops._ensure(patient.practice_id, "patient", patient.id))
+    feed = ops.feed_links(ops.ensure_link(patient.practice_id, "patient", patient.id))
     assignments = education.patient_assignments(patient.id)
     questionnaires = ops.open_questionnaires(patient.id)
     audit(actor, "view", patient_id=patient.id, object_type="portal")

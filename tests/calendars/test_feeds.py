@@ -187,7 +187,7 @@ def test_dst_week_parses_to_the_same_utc_starts_in_feed_and_invitation(app, ctx)
     assert_wire_format(data)
     assert_parsers_agree(data, {f"session-{s.id}@{HOST}": s.starts_at for s in sessions})
     for session in first_three:
-        message = ops.queue_invitation(practice, session, "REQUEST", ops._patient_recipient(anna))
+        message = ops.queue_invitation(practice, session, "REQUEST", ops.patient_recipient(anna))
         from email import message_from_bytes, policy
 
         parsed = message_from_bytes(message.mime, policy=policy.default)
