@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from accounts import operations as accounts
 from accounts.models import Practice, User
+from calendars.demo import load_calendars_demo
 from core.actor import Actor
 from demo.supervision import load_supervision_demo
 from extensions import db
@@ -174,4 +175,5 @@ def load_demo() -> DemoResult:
     load_groups_demo(practice, staff, demo_patients)
     assessed = load_supervision_demo(practice, staff, demo_patients)
     load_reminders_demo(practice)
+    load_calendars_demo(practice, demo_patients)
     return DemoResult(practice, staff, demo_patients, assessed)

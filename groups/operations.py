@@ -27,6 +27,7 @@ from core.access import PERMISSIONS, get_scoped
 from core.actor import Actor
 from core.db import MAX_ID, utcnow
 from core.errors import Conflict, Forbidden, Invalid
+from core.events import enrolment_changed, session_changed
 from core.validation import clean_name
 from extensions import db
 from groups import rules
@@ -929,6 +930,7 @@ def change_session(
             override_supervisors=override_supervisor_conflicts,
         )
 
+    changed: list[tuple[Session, str, dict]] = []
     for target in targets:
         bump = False
         if target.id in new_times and new_times[target.id] != (target.starts_at, target.ends_at):
@@ -946,14 +948,17 @@ def change_session(
                 new_starts_at=target.starts_at,
                 new_ends_at=target.ends_at,
             )
+            changed.append((target, "moved", {}))
         if new_room is not None and new_room.id != target.room_id:
             old_room = target.room.name
             target.room_id, target.room = new_room.id, new_room
             if not bump:
                 target.sequence += 1
+                changed.append((target, "room", {}))
             _log(actor, target, "room", f"{old_room} → {new_room.name}", reason)
         if new_supervisors is not None and {u.id for u in new_supervisors} != {u.id for u in target.supervisors}:
             old_names = ", ".join(u.name for u in target.supervisors) or "—"
+            changed.append((target, "supervisors", {"previous_supervisor_ids": {u.id for u in target.supervisors}}))
             target.supervisors = list(new_supervisors)
             new_names = ", ".join(u.name for u in new_supervisors) or "—"
             _log(actor, target, "supervisors", f"{old_names} → {new_names}", reason)
@@ -968,6 +973,8 @@ def change_session(
     if scope == "future" and targets:
         _follow_pattern(group, anchor_start, new_times.get(session.id), new_room, new_supervisors)
     db.session.flush()
+    for target, kind, extra in changed:
+        session_changed.send(target, actor=actor, kind=kind, **extra)
     return session
 
 
@@ -1007,11 +1014,15 @@ def cancel_session(actor: Actor, session_id, *, reason: str, scope: str = "one")
         raise _fail("reason", _l("Give a reason: patients and staff will see it."))
     if session.cancelled and scope == "one":
         raise Conflict(_l("This session is already cancelled."))
+    cancelled = []
     for target in _targets(actor, session, scope):
         target.status, target.cancel_reason = "cancelled", reason
         target.sequence += 1
         _log(actor, target, "cancel", "", reason)
+        cancelled.append(target)
     db.session.flush()
+    for target in cancelled:
+        session_changed.send(target, actor=actor, kind="cancelled")
     return session
 
 
@@ -1038,6 +1049,7 @@ def restore_session(
     session.sequence += 1
     _log(actor, session, "restore", "", reason)
     db.session.flush()
+    session_changed.send(session, actor=actor, kind="restored")
     return session
 
 
@@ -1201,6 +1213,8 @@ def enrol(actor: Actor, group_id, patient_id, *, at: datetime | None = None) -> 
         object_id=enrolment.id,
         detail=f"group={group.id}",
     )
+    if enrolment.status == "enrolled":
+        enrolment_changed.send(enrolment, actor=actor, kind="enrolled")
     return enrolment
 
 
@@ -1240,6 +1254,8 @@ def _fill_places(actor: Actor, group: Group, now: datetime) -> list[Enrolment]:
     db.session.flush()
     _renumber_waitlist(group)
     db.session.flush()
+    for enrolment in promoted:
+        enrolment_changed.send(enrolment, actor=actor, kind="promoted")
     return promoted
 
 
@@ -1273,6 +1289,8 @@ def withdraw(
         object_id=enrolment.id,
         detail=f"group={group.id} reason={reason}",
     )
+    if was == "enrolled":
+        enrolment_changed.send(enrolment, actor=actor, kind="withdrawn")
     if was == "waitlisted":
         _renumber_waitlist(group)
         db.session.flush()

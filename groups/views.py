@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, format_time
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -35,6 +35,13 @@ from groups.forms import (
 )
 
 bp = Blueprint("groups", __name__)
+
+
+def add_session_section(app: Flask, provider) -> None:
+    """Let another domain add a section to the session page. `provider(actor, session)` returns None or a dict
+    with the section's "template" and its variables; it runs before the page's commit, so it can audit reads."""
+    app.extensions.setdefault("motio.session_sections", []).append(provider)
+
 
 #: The calendar shows weeks in this range; other dates fall back to the current week.
 CALENDAR_YEARS = (2000, 2100)
@@ -313,6 +320,8 @@ def _render_session(session_id: int, status: int = 200, **forms):
         if e.patient.id not in present
     ]
     changes = operations.session_changes(actor, session_id)
+    providers = current_app.extensions.get("motio.session_sections", [])
+    sections = [section for provider in providers if (section := provider(actor, session))]
     db.session.commit()  # the roster read is audit-logged
     return render_template(
         "groups/session.html",
@@ -326,6 +335,7 @@ def _render_session(session_id: int, status: int = 200, **forms):
         guest_form=guest_form,
         action_form=EmptyForm(),
         now=utcnow(),
+        sections=sections,
     ), status
 
 
