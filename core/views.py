@@ -52,6 +52,13 @@ def set_language():
     return redirect(safe_next(request.form.get("next"), url_for("core.dashboard")))
 
 
+@bp.route("/favicon.ico")
+@public
+def favicon():
+    # Browsers ask for /favicon.ico on pages without an icon link (the portal, error pages).
+    return redirect(url_for("static", filename="img/motio.svg"), code=301)
+
+
 @bp.route("/healthz")
 @public
 def health():
