@@ -183,6 +183,7 @@ def _register_blueprints(app: Flask) -> None:
     from patients.views import bp as patients_bp
     from reminders.views import bp as reminders_bp
     from reminders.views import init_app as reminders_init
+    from supervision import staffing
     from supervision import views as supervision_views
     from supervision.api import blp as supervision_api
     from supervision.education_views import bp as education_bp
@@ -196,6 +197,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reminders_bp)
     app.register_blueprint(calendars_views.bp)
     supervision_views.init_app(app)
+    staffing.init_app(app)
     reminders_init(app)
     calendars_views.init_app(app)
     init_api(app, [accounts_api, patients_api, *groups_api, supervision_api, calendars_api])

@@ -1532,3 +1532,31 @@ def patient_groups(actor: Actor, patient_id) -> tuple[list[PatientGroup], list[S
         ).scalars()
     )
     return result, guests
+
+
+def expected_patient_ids(practice_id: int, session_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Who is expected at each of these sessions (enrolled at the time, plus make-up guests), in two queries
+    for any number of sessions: staffing and roll-call need it for a whole week at once."""
+    ids = sorted(set(session_ids))
+    expected: dict[int, list[int]] = {sid: [] for sid in ids}
+    if not ids:
+        return expected
+    enrolled = db.session.execute(
+        sa.select(Session.id, Enrolment.patient_id)
+        .join(Enrolment, Enrolment.group_id == Session.group_id)
+        .where(
+            Session.id.in_(ids),
+            Session.practice_id == practice_id,
+            Enrolment.enrolled_at.is_not(None),
+            Enrolment.enrolled_at < Session.ends_at,
+            sa.or_(Enrolment.withdrawn_at.is_(None), Enrolment.withdrawn_at > Session.starts_at),
+        )
+    ).all()
+    guests = db.session.execute(
+        sa.select(SessionGuest.session_id, SessionGuest.patient_id).where(
+            SessionGuest.session_id.in_(ids), SessionGuest.practice_id == practice_id
+        )
+    ).all()
+    for session_id, patient_id in [*enrolled, *guests]:
+        expected[session_id].append(patient_id)
+    return expected

@@ -293,3 +293,26 @@ class Supervision(MethodView):
         decision = ops.decide_level(current_actor(), patient_id, level=data["level"], reason=data["reason"])
         db.session.commit()
         return decision
+
+
+class StaffingSchema(ma.Schema):
+    required = ma.fields.Integer(
+        required=True, metadata={"description": "ceil(Σ 1/ratio(level)) over expected patients"}
+    )
+    assigned = ma.fields.Integer(required=True, metadata={"description": "supervisors assigned to the session"})
+    understaffed = ma.fields.Boolean(required=True)
+    patients_by_level = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    level_not_set = ma.fields.Integer(
+        required=True, metadata={"description": "patients without a confirmed level, counted as level 2"}
+    )
+    individual_start = ma.fields.List(ma.fields.Integer(), metadata={"description": "ids of level-4 patients"})
+
+
+@blp.route("/sessions/<id:session_id>/staffing")
+class SessionStaffing(MethodView):
+    @blp.response(200, StaffingSchema)
+    def get(self, session_id: int):
+        """Supervisors required for a session from its patients' levels and the practice's ratios, vs assigned."""
+        from supervision.staffing import session_staffing
+
+        return session_staffing(current_actor(), session_id)

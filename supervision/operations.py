@@ -813,9 +813,12 @@ def practice_today(practice_id: int) -> date:
 @dataclass
 class DueReassessment:
     patient: Patient
-    intake_on: date
+    intake_on: date | None
     due_on: date
     today: date
+    #: "week_6" (after the intake), "session_4" or "end" (of the programme, in `group`).
+    moment: str = "week_6"
+    group: str = ""
 
     @property
     def overdue_days(self) -> int:
@@ -864,4 +867,59 @@ def reassessments_due(actor: Actor, today: date | None = None) -> list[DueReasse
         ).first()
         if not done:
             due.append(DueReassessment(patient, intake_on, due_on, today))
+    due.extend(_session_moments_due(actor, zone, today))
     return sorted(due, key=lambda d: (d.due_on, d.patient.name))
+
+
+def _session_moments_due(actor: Actor, zone: ZoneInfo, today: date) -> list[DueReassessment]:
+    """Reassessments due at the patient's 4th session and at the end of their group's programme
+    (CLINICAL.md), for current enrolments; cancelled sessions and those before a late enrolment do not count."""
+    from groups.models import Enrolment, Group, Session
+
+    rows = db.session.execute(
+        sa.select(Enrolment, Session.starts_at, Group.name)
+        .join(Group, Group.id == Enrolment.group_id)
+        .join(Session, Session.group_id == Enrolment.group_id)
+        .where(
+            Enrolment.practice_id == actor.practice_id,
+            Enrolment.status == "enrolled",
+            Enrolment.enrolled_at.is_not(None),
+            Session.status == "scheduled",
+            Session.ends_at > Enrolment.enrolled_at,
+        )
+        .order_by(Enrolment.id, Session.starts_at)
+    ).all()
+    by_enrolment: dict[int, tuple[Enrolment, str, list[datetime]]] = {}
+    for enrolment, starts_at, group_name in rows:
+        by_enrolment.setdefault(enrolment.id, (enrolment, group_name, []))[2].append(starts_at)
+    patients = {
+        p.id: p
+        for p in db.session.execute(
+            sa.select(Patient).where(
+                Patient.id.in_({e.patient_id for e, _, _ in by_enrolment.values()}), Patient.archived_at.is_(None)
+            )
+        ).scalars()
+    }
+    done_at: dict[int, list[datetime]] = {}
+    for patient_id, taken_at in db.session.execute(
+        sa.select(Assessment.patient_id, Assessment.taken_at).where(
+            Assessment.practice_id == actor.practice_id,
+            Assessment.kind == "reassessment",
+            Assessment.patient_id.in_(list(patients)),
+        )
+    ).all():
+        done_at.setdefault(patient_id, []).append(taken_at)
+    due = []
+    for enrolment, group_name, starts in by_enrolment.values():
+        patient = patients.get(enrolment.patient_id)
+        if patient is None:
+            continue
+        moments = [("end", starts[-1])] + ([("session_4", starts[3])] if len(starts) >= 4 else [])
+        for moment, when in moments:
+            due_on = when.astimezone(zone).date()
+            if due_on - REASSESSMENT_WINDOW > today:
+                continue
+            counts_from = datetime.combine(due_on - REASSESSMENT_WINDOW, datetime.min.time(), zone)
+            if not any(taken >= counts_from for taken in done_at.get(patient.id, [])):
+                due.append(DueReassessment(patient, None, due_on, today, moment=moment, group=group_name))
+    return due

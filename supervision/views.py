@@ -74,6 +74,19 @@ def level_name(level: int | None) -> str:
     return LEVELS[level].name.get(lang()) if level in LEVELS else _("not set")
 
 
+@bp.app_context_processor
+def roster_levels():
+    """`patient_levels(ids)` for rosters on other packages' pages: confirmed levels, if the user may see them."""
+
+    def patient_levels(patient_ids) -> dict:
+        actor = current_actor()
+        if not ops.allowed(actor, "view_levels"):
+            return {}
+        return ops.current_levels(actor.practice_id, list(patient_ids))
+
+    return {"patient_levels": patient_levels}
+
+
 @bp.app_template_filter("level_meaning")
 def level_meaning(level: int | None) -> str:
     return LEVELS[level].meaning.get(lang()) if level in LEVELS else ""
