@@ -69,7 +69,7 @@ def main() -> None:
 
     from flask_migrate import upgrade
 
-    from reminders.dispatch import dispatch
+    from reminders.dispatch import dispatch, use_async_commits
     from reminders.mail import SmtpSettings
     from reminders.models import OutboxMessage
 
@@ -129,6 +129,7 @@ def main() -> None:
                 nonlocal statements
                 statements += 1
 
+            use_async_commits(db.engine)  # as the scheduler process runs it
             sa.event.listen(db.engine, "before_cursor_execute", count)
             started = time.perf_counter()
             stats = dispatch(SmtpSettings("127.0.0.1", port), batch_size=500)

@@ -6,7 +6,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from extensions import db
 from reminders import jobs, scheduler
+from reminders.dispatch import use_async_commits
 
 reminders_cli = AppGroup("reminders", help="Queue and send emails.")
 scheduler_cli = AppGroup("scheduler", help="The process that runs Motio's periodic jobs.")
@@ -16,6 +18,7 @@ scheduler_cli = AppGroup("scheduler", help="The process that runs Motio's period
 @click.option("--once", is_flag=True, required=True, help="Run the scans and one dispatch pass, then exit.")
 def dispatch_once(once: bool):
     """Queue what is due (reminders, invitations, follow-ups) and send all due messages once."""
+    use_async_commits(db.engine)
     counts = jobs.run_all_scans()
     stats = jobs.run_dispatch(current_app)
     queued = ", ".join(f"{k} {v}" for k, v in counts.items()) or "no scans"

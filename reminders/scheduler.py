@@ -15,7 +15,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from core.db import utcnow
+from extensions import db
 from reminders import jobs
+from reminders.dispatch import use_async_commits
 
 log = logging.getLogger("motio.scheduler")
 
@@ -70,6 +72,8 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
 def run(app: Flask) -> None:
     # One INFO line per job run every few seconds buries what matters; our jobs log what they did.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    with app.app_context():
+        use_async_commits(db.engine)
     scheduler = build_scheduler(app)
 
     def stop(signum, _frame):
