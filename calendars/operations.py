@@ -33,6 +33,7 @@ from core.events import enrolment_changed, session_changed
 from core.tokens import token_hash
 from extensions import db
 from groups.models import Enrolment, Group, Room, Session, SessionGuest, session_supervisors
+from groups.operations import enrolment_covers
 from patients.export import register_section
 from patients.models import CALENDAR_PREFERENCES, Patient
 from reminders import dispatch
@@ -227,18 +228,10 @@ def room_feeds(actor: Actor) -> list[tuple[Room, FeedLinks | None]]:
 # --- feeds ---------------------------------------------------------------------------------------------------
 
 
-def _covered(session=Session):
-    """SQL: the enrolment had its place when the session took place (the reminders' rule)."""
-    return sa.and_(
-        Enrolment.group_id == session.group_id,
-        Enrolment.enrolled_at.is_not(None),
-        Enrolment.enrolled_at < session.ends_at,
-        sa.or_(Enrolment.withdrawn_at.is_(None), Enrolment.withdrawn_at > session.starts_at),
-    )
-
-
 def _head_count():
-    enrolled = sa.select(sa.func.count()).select_from(Enrolment).where(_covered()).correlate(Session).scalar_subquery()
+    enrolled = (
+        sa.select(sa.func.count()).select_from(Enrolment).where(enrolment_covers()).correlate(Session).scalar_subquery()
+    )
     guests = (
         sa.select(sa.func.count())
         .select_from(SessionGuest)
@@ -299,7 +292,7 @@ def feed_data(row: CalendarToken, now: datetime) -> FeedData:
     )
     extra_changes: list[datetime] = [row.created_at]
     if row.kind == "patient":
-        enrolled = sa.select(Enrolment.id).where(_covered(), Enrolment.patient_id == row.patient_id).exists()
+        enrolled = sa.select(Enrolment.id).where(enrolment_covers(), Enrolment.patient_id == row.patient_id).exists()
         guest = (
             sa.select(SessionGuest.id)
             .where(SessionGuest.session_id == Session.id, SessionGuest.patient_id == row.patient_id)
@@ -456,7 +449,7 @@ def _session_patients(session_ids) -> dict[int, list[Patient]]:
         return {}
     enrolled = db.session.execute(
         sa.select(Session.id, Patient)
-        .join(Enrolment, _covered())
+        .join(Enrolment, enrolment_covers())
         .join(Patient, Patient.id == Enrolment.patient_id)
         .where(Session.id.in_(ids))
     ).all()
@@ -719,7 +712,7 @@ def portal_actor(token_row: CalendarToken, ip: str) -> Actor:
 
 
 def upcoming_sessions(patient: Patient, now: datetime) -> list[Session]:
-    enrolled = sa.select(Enrolment.id).where(_covered(), Enrolment.patient_id == patient.id).exists()
+    enrolled = sa.select(Enrolment.id).where(enrolment_covers(), Enrolment.patient_id == patient.id).exists()
     guest = (
         sa.select(SessionGuest.id)
         .where(SessionGuest.session_id == Session.id, SessionGuest.patient_id == patient.id)

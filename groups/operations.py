@@ -1534,6 +1534,17 @@ def patient_groups(actor: Actor, patient_id) -> tuple[list[PatientGroup], list[S
     return result, guests
 
 
+def enrolment_covers(session=Session):
+    """SQL, for joins over many sessions: the enrolment had its place when the session took place (a late
+    enrolment counts from its date, a withdrawal ends it). Reminders, invitations and staffing use this rule."""
+    return sa.and_(
+        Enrolment.group_id == session.group_id,
+        Enrolment.enrolled_at.is_not(None),
+        Enrolment.enrolled_at < session.ends_at,
+        sa.or_(Enrolment.withdrawn_at.is_(None), Enrolment.withdrawn_at > session.starts_at),
+    )
+
+
 def expected_patient_ids(practice_id: int, session_ids: Iterable[int]) -> dict[int, list[int]]:
     """Who is expected at each of these sessions (enrolled at the time, plus make-up guests), in two queries
     for any number of sessions: staffing and roll-call need it for a whole week at once."""
@@ -1543,14 +1554,8 @@ def expected_patient_ids(practice_id: int, session_ids: Iterable[int]) -> dict[i
         return expected
     enrolled = db.session.execute(
         sa.select(Session.id, Enrolment.patient_id)
-        .join(Enrolment, Enrolment.group_id == Session.group_id)
-        .where(
-            Session.id.in_(ids),
-            Session.practice_id == practice_id,
-            Enrolment.enrolled_at.is_not(None),
-            Enrolment.enrolled_at < Session.ends_at,
-            sa.or_(Enrolment.withdrawn_at.is_(None), Enrolment.withdrawn_at > Session.starts_at),
-        )
+        .join(Enrolment, enrolment_covers())
+        .where(Session.id.in_(ids), Session.practice_id == practice_id)
     ).all()
     guests = db.session.execute(
         sa.select(SessionGuest.session_id, SessionGuest.patient_id).where(

@@ -30,6 +30,7 @@ from core.db import utcnow
 from core.errors import Forbidden, Invalid
 from extensions import db
 from groups.models import Enrolment, Session
+from groups.operations import enrolment_covers
 from patients.models import Patient
 from reminders import dispatch, rules
 from reminders.jobs import register_scan
@@ -183,16 +184,6 @@ def offsets(settings: ReminderSettings) -> list[timedelta]:
     return chosen
 
 
-def _covered(session_alias=Session):
-    """SQL: the enrolment had its place when the session took place (late enrolment counts from its date)."""
-    return sa.and_(
-        Enrolment.group_id == session_alias.group_id,
-        Enrolment.enrolled_at.is_not(None),
-        Enrolment.enrolled_at < session_alias.ends_at,
-        sa.or_(Enrolment.withdrawn_at.is_(None), Enrolment.withdrawn_at > session_alias.starts_at),
-    )
-
-
 def wants_email(patient: Patient) -> bool:
     return bool(patient.email and patient.email_consent and patient.archived_at is None)
 
@@ -265,7 +256,7 @@ def queue_due_reminders(now: datetime) -> int:
     longest = timedelta(hours=24)
     rows = db.session.execute(
         sa.select(Session, Enrolment, Patient, Practice)
-        .join(Enrolment, _covered())
+        .join(Enrolment, enrolment_covers())
         .join(Patient, Patient.id == Enrolment.patient_id)
         .join(Practice, Practice.id == Session.practice_id)
         .where(
@@ -329,7 +320,9 @@ def reminders_stale(rows: list[OutboxMessage]) -> dict[int, str]:
     }
     covered = set(
         db.session.execute(
-            sa.select(Session.id, Enrolment.patient_id).join(Enrolment, _covered()).where(Session.id.in_(session_ids))
+            sa.select(Session.id, Enrolment.patient_id)
+            .join(Enrolment, enrolment_covers())
+            .where(Session.id.in_(session_ids))
         ).all()
     )
     stale = {}

@@ -76,7 +76,7 @@ def test_i_cant_come_is_stored_as_an_excused_absence(app, client, ctx):
         "ILLNESS",
         "griep",
     )
-    assert "You told us you cannot come" in client.get(path).get_data(as_text=True)
+    assert "U heeft zich afgemeld" in client.get(path).get_data(as_text=True)  # the patient reads Dutch
     again = _absence(client, path, session_id=str(sessions[0].id), reason="ILLNESS")
     assert again.status_code == 409 and len(notices()) == 1
 
@@ -99,7 +99,7 @@ def test_bad_absence_input_gets_a_clear_message_and_stores_nothing(app, client, 
     for data, _field in cases:
         response = _absence(client, path, **data)
         assert response.status_code == 422, data
-        assert "Please check what you filled in." in response.get_data(as_text=True)
+        assert "Kijk nog eens goed naar wat u heeft ingevuld." in response.get_data(as_text=True)
     assert notices() == []
 
 
