@@ -133,3 +133,16 @@ def test_api_speaks_english_unless_asked_for_dutch(client, auth):
     )
     assert english.json["error"]["message"] == "Please correct the marked fields."
     assert dutch.json["error"]["message"] != english.json["error"]["message"]
+
+
+def test_a_token_may_make_600_requests_a_minute_with_limits_on(client, auth, rate_limits):
+    statuses = {client.get("/api/v1/patients?per_page=1", headers=auth).status_code for _ in range(600)}
+    assert statuses == {200}
+
+
+def test_api_limit_is_per_token_and_a_setting(app, client, therapist, auth, rate_limits, monkeypatch):
+    monkeypatch.setitem(app.config, "RATELIMIT_API", "5 per minute")
+    statuses = [client.get("/api/v1/staff", headers=auth).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    assert client.get("/api/v1/staff", headers=auth).json["error"]["code"] == "too_many_requests"
+    assert client.get("/api/v1/staff", headers=api_token(therapist)).status_code == 200  # another token
