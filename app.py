@@ -173,6 +173,8 @@ def _init_i18n(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from accounts.api import blp as accounts_api
     from accounts.views import bp as accounts_bp
+    from attendance import views as attendance_views
+    from attendance.api import blp as attendance_api
     from core.api import init_api
     from core.views import bp as core_bp
     from groups.api import blueprints as groups_api
@@ -191,8 +193,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(supervision_views.bp)
     app.register_blueprint(education_bp)
     app.register_blueprint(reminders_bp)
+    app.register_blueprint(attendance_views.bp)
     supervision_views.init_app(app)
-    init_api(app, [accounts_api, patients_api, *groups_api, supervision_api])
+    attendance_views.init_app(app)
+    init_api(app, [accounts_api, patients_api, *groups_api, supervision_api, attendance_api])
 
 
 def _register_cli(app: Flask) -> None:
