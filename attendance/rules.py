@@ -158,7 +158,8 @@ def adherence(
         fired.append("COMPLETION_UNREACHABLE")
     if enrolled and first is not None:
         quiet_from = max(last_attended or first, closed_since or first)
-        missed_since = any(e.starts_at >= quiet_from and e.status not in ATTENDED for e in own)
+        # Only recorded misses count: a session without a roll-call is not evidence that the patient stayed away.
+        missed_since = any(e.starts_at >= quiet_from and e.status in ("absent", "excused") for e in own)
         if missed_since and now - quiet_from >= timedelta(days=rules.days_without_attendance):
             fired.append("NO_ATTENDANCE")
 
