@@ -143,9 +143,8 @@ class FollowUps(MethodView):
         rows, total = operations.list_follow_ups(
             current_actor(), status=status, mine=args["mine"], page=args["page"], per_page=args["per_page"]
         )
-        result = page_of(FollowUpSchema(many=True).dump(rows), total, args["page"], args["per_page"])
         db.session.commit()
-        return result
+        return page_of(rows, total, args["page"], args["per_page"])
 
 
 @blp.route("/follow-ups/<id:follow_up_id>")
@@ -154,9 +153,8 @@ class FollowUpItem(MethodView):
     def get(self, follow_up_id: int):
         """One follow-up task with the patient's barriers and suggested actions."""
         follow_up = operations.get_follow_up(current_actor(), follow_up_id)
-        result = FollowUpSchema().dump(follow_up)
         db.session.commit()
-        return result
+        return follow_up
 
     @blp.arguments(CloseSchema)
     @blp.response(200, FollowUpSchema)
@@ -166,17 +164,16 @@ class FollowUpItem(MethodView):
         follow_up = operations.close_follow_up(
             current_actor(), follow_up_id, outcome=data["outcome"], note=data.get("note", ""), reason=data.get("reason")
         )
-        result = FollowUpSchema().dump(follow_up)
         db.session.commit()
-        return result
+        return follow_up
 
 
 # --- compliance report -------------------------------------------------------------------------------------------
 
 
 class ReportArgs(StrictSchema):
-    group_id = _id()
-    programme_id = _id()
+    group_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
+    programme_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
     from_ = ma.fields.Date(data_key="from", metadata={"description": "YYYY-MM-DD, default 90 days before `to`."})
     to = ma.fields.Date(metadata={"description": "YYYY-MM-DD, default today."})
     format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(("json", "csv")))
