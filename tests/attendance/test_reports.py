@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+
 import pytest
 
 from attendance import charts, reports
