@@ -123,14 +123,10 @@ def _reasons() -> list[tuple[str, str]]:
 @require_permission("record_attendance")
 def roll_call(session_id: int):
     call = operations.roll_call(current_actor(), session_id)
+    # Render before the commit (which expires every loaded row): the page then needs no query per patient.
+    html = render_template("attendance/roll_call.html", call=call, statuses=rules.STATUSES, reasons=_reasons())
     db.session.commit()  # the roster read is audit-logged
-    return render_template(
-        "attendance/roll_call.html",
-        call=call,
-        statuses=rules.STATUSES,
-        reasons=_reasons(),
-        can_follow_up=operations.allowed(current_actor(), "manage_follow_ups"),
-    )
+    return html
 
 
 def _back(session_id: int, anchor: str | None = None):
@@ -456,8 +452,9 @@ def patient_summary(patient_id: int):
     patient = get_scoped(Patient, patient_id, actor.practice_id)
     data = _patient_summary(actor, patient)
     audit(actor, "view", patient_id=patient.id, object_type="attendance_summary", detail="GP summary")
+    html = render_template("attendance/patient_summary.html", patient=patient, today=utcnow(), **data)
     db.session.commit()
-    return render_template("attendance/patient_summary.html", patient=patient, today=utcnow(), **data)
+    return html
 
 
 # --- dashboard -----------------------------------------------------------------------------------------------

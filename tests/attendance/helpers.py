@@ -11,7 +11,7 @@ from core.actor import Actor
 from groups import operations as groups
 from groups.models import Group, Session
 from tests.factories import make_patient, make_practice, make_user
-from tests.groups.helpers import make_group, make_programme, monday
+from tests.groups.helpers import make_group, make_programme, make_room, monday
 
 
 @dataclass
@@ -44,7 +44,16 @@ def build(
     programme = programme or make_programme(
         practice, session_count=session_count, sessions_per_week=2, education_sessions=0, completion_threshold=threshold
     )
-    group = make_group(practice, programme=programme, start_date=monday(-weeks_ago), supervisor_ids=[therapist.id])
+    size = max(10, patients)
+    group = make_group(
+        practice,
+        programme=programme,
+        room=make_room(practice, capacity=size),
+        capacity=size,
+        start_date=monday(-weeks_ago),
+        supervisor_ids=[therapist.id],
+        override=True,
+    )
     actor = Actor.for_user(therapist)
     sessions = groups.group_sessions(actor, group.id)
     people = [make_patient(practice, **({"name": names[n]} if names else {})) for n in range(patients)]

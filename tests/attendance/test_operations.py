@@ -422,3 +422,18 @@ def test_other_practices_are_invisible(ctx):
     with pytest.raises(NotFound):
         ops.close_follow_up(stranger, follow_up.id, outcome="UNREACHABLE")
     assert ops.list_follow_ups(stranger)[1] == 0
+
+
+def test_supervision_suggests_a_step_down_with_progress_and_good_attendance(ctx):
+    from supervision import operations as supervision
+    from tests.supervision.samples import INTAKE, answers
+
+    s = build(1)
+    patient = s.patients[0]
+    supervision.create_assessment(s.actor, patient.id, kind="intake", answers=INTAKE, taken_at=s.at(0, -48))
+    for n in range(4):
+        save(s, n, ["present"])
+    better = answers(INTAKE, PSFS=[{"activity": "Walking the dog", "score": 8}, {"activity": "Gardening", "score": 7}])
+    reassessment = supervision.create_assessment(s.actor, patient.id, kind="reassessment", answers=better)
+    assert reassessment.suggestion["attendance_rate"] == 1.0
+    assert reassessment.suggestion["direction"] == "down"
