@@ -163,6 +163,10 @@ def adherence(
         if missed_since and now - quiet_from >= timedelta(days=rules.days_without_attendance):
             fired.append("NO_ATTENDANCE")
 
+    # A programme that ended a while ago opens no follow-ups any more: the report shows how it went.
+    if remaining == 0 and own and now - own[-1].starts_at > timedelta(days=rules.days_without_attendance):
+        fired = []
+
     return Adherence(
         scheduled=len(recorded),
         attended=attended,

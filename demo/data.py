@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from accounts import operations as accounts
 from accounts.models import Practice, User
 from core.actor import Actor
+from demo.attendance import load_attendance_demo
 from demo.supervision import load_supervision_demo
 from extensions import db
 from groups.demo import load_groups_demo
@@ -174,4 +175,5 @@ def load_demo() -> DemoResult:
     load_groups_demo(practice, staff, demo_patients)
     assessed = load_supervision_demo(practice, staff, demo_patients)
     load_reminders_demo(practice)
+    load_attendance_demo(practice, staff)
     return DemoResult(practice, staff, demo_patients, assessed)

@@ -173,3 +173,11 @@ def test_closing_a_follow_up_needs_new_evidence_to_trigger_again():
     assert figures(entries, closed_since=closed).triggers == ()
     again = entries + [Entry(entries[-1].starts_at + timedelta(days=3), "absent")]
     assert "CONSECUTIVE_ABSENCES" in figures(again, closed_since=closed).triggers
+
+
+def test_a_programme_that_ended_weeks_ago_opens_no_follow_ups():
+    entries = sessions("present", "absent", "absent")
+    ended = adherence(entries, now=START + timedelta(days=30), threshold=75, session_count=3, remaining=0)
+    assert ended.completion == "unreachable" and ended.triggers == ()
+    just_ended = adherence(entries, now=START + timedelta(days=7), threshold=75, session_count=3, remaining=0)
+    assert "COMPLETION_UNREACHABLE" in just_ended.triggers
