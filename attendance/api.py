@@ -236,7 +236,19 @@ class ComplianceSchema(ma.Schema):
 class Compliance(MethodView):
     @blp.arguments(ReportArgs, location="query")
     @blp.response(200, ComplianceSchema)
-    @blp.alt_response(200, description="format=csv: the patients table, UTF-8 with BOM", content_type="text/csv")
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "The report as JSON, or with format=csv the patients table as CSV.",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Compliance"}},
+                    "text/csv": {
+                        "schema": {"type": "string", "description": "format=csv: the patients table, UTF-8 with BOM"}
+                    },
+                },
+            }
+        }
+    )
     def get(self, args):
         """Adherence per patient and group figures over a date range (one group, one programme or the practice).
         `format=csv` returns the patients table as comma-separated UTF-8 (with a byte-order mark) and a header."""

@@ -28,6 +28,9 @@ from supervision.definitions import ABSENCE_REASON_CODES, ABSENCE_REASONS, BARRI
 
 bp = Blueprint("attendance", __name__, url_prefix="/attendance")
 
+#: The longest period a report covers (a typo like 0179 must not scan everything).
+MAX_RANGE_DAYS = 3 * 366
+
 
 def init_app(app: Flask) -> None:
     add_dashboard_panel(app, today_panel)
@@ -250,6 +253,10 @@ def report_for(
     start = start or (group.start_date if group else end - timedelta(days=90))
     if start > end:
         raise Invalid(_("The start date must not be after the end date."), {"from": _("Not after the end date.")})
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise Invalid(
+            _("Choose a period of at most three years."), {"from": _("Choose a period of at most three years.")}
+        )
     report = reports.compliance(actor.practice_id, start, end, now=now or utcnow(), group=group, programme=programme)
     audit(
         actor,

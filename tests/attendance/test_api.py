@@ -202,7 +202,7 @@ def test_compliance_report_csv(client, setup):
 
 @pytest.mark.parametrize(
     "query",
-    ["from=2026-13-01", "from=2026-05-02&to=2026-05-01", "group_id=abc", "format=xls", "group_id=0"],
+    ["from=2026-13-01", "from=2026-05-02&to=2026-05-01", "from=0179-02-25", "group_id=abc", "format=xls", "group_id=0"],
 )
 def test_bad_report_arguments_are_422(client, setup, query):
     _s, auth = setup
