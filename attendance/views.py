@@ -184,7 +184,13 @@ def follow_ups():
         status = "open"
     mine = request.args.get("mine") == "1"
     rows, total = operations.list_follow_ups(current_actor(), status=status, mine=mine, per_page=200)
-    barriers = {row.patient_id: operations.suggested_actions(row.patient_id) for row in rows}
+    barriers = {
+        row.patient_id: [
+            (code, [a.text.get(_lang()) for a in BARRIERS[code].actions if a.code in actions])
+            for code, actions in operations.suggested_actions(row.patient_id)
+        ]
+        for row in rows
+    }
     db.session.commit()
     return render_template(
         "attendance/follow_ups.html",

@@ -96,6 +96,10 @@ def test_follow_up_page_closes_with_an_outcome(client, ctx):
     html = client.get("/attendance/follow-ups").get_data(as_text=True)
     assert s.patients[0].name in html and "first 2 weeks" in html
     follow_up = db.session.execute(sa.select(FollowUp)).scalar_one()
+    from supervision import operations as supervision
+
+    supervision.add_barrier(s.actor, s.patients[0].id, code="NO_TIME")
+    assert "Other time slot" in client.get("/attendance/follow-ups").get_data(as_text=True)
     token = csrf_token(client, "/attendance/follow-ups")
     client.post(
         f"/attendance/follow-ups/{follow_up.id}",
