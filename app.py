@@ -173,6 +173,8 @@ def _init_i18n(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from accounts.api import blp as accounts_api
     from accounts.views import bp as accounts_bp
+    from attendance import views as attendance_views
+    from attendance.api import blp as attendance_api
     from calendars import views as calendars_views
     from calendars.api import blp as calendars_api
     from core.api import init_api
@@ -196,11 +198,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(education_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(calendars_views.bp)
+    app.register_blueprint(attendance_views.bp)
     supervision_views.init_app(app)
     staffing.init_app(app)
     reminders_init(app)
     calendars_views.init_app(app)
-    init_api(app, [accounts_api, patients_api, *groups_api, supervision_api, calendars_api])
+    attendance_views.init_app(app)
+    init_api(app, [accounts_api, patients_api, *groups_api, supervision_api, calendars_api, attendance_api])
 
 
 def _register_cli(app: Flask) -> None:

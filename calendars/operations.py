@@ -732,6 +732,18 @@ def upcoming_sessions(patient: Patient, now: datetime) -> list[Session]:
     )
 
 
+def absences_told_in_advance(session_ids: list[int]) -> dict[tuple[int, int], str]:
+    """For the roll-call: (session, patient) → reason of every "I can't come" the patient sent from the portal."""
+    if not session_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(AbsenceNotice.session_id, AbsenceNotice.patient_id, AbsenceNotice.reason).where(
+            AbsenceNotice.session_id.in_(session_ids)
+        )
+    ).all()
+    return {(session_id, patient_id): reason for session_id, patient_id, reason in rows}
+
+
 def notices_for(patient_id: int) -> dict[int, AbsenceNotice]:
     return {
         n.session_id: n

@@ -49,8 +49,12 @@ LARGE_COOKIE = "motio_large_text"
 
 
 def init_app(app: Flask) -> None:
+    from attendance.operations import register_known_absences
+
     add_patient_section(app, patient_section)
     add_session_section(app, session_section)
+    # The roll-call shows "I can't come" from the portal as an excused absence known in advance.
+    register_known_absences(ops.absences_told_in_advance)
 
 
 # --- feeds ---------------------------------------------------------------------------------------------------

@@ -43,6 +43,10 @@ PERMISSIONS: dict[str, set[str]] = {
     "manage_barriers": {"admin", "therapist"},
     "manage_education": {"admin", "therapist"},
     "manage_supervision_settings": {"admin"},
+    # attendance: assistants may take the roll-call; following patients up and reports are clinical work.
+    "record_attendance": {"admin", "therapist", "assistant"},
+    "manage_follow_ups": {"admin", "therapist"},
+    "view_reports": {"admin", "therapist"},
 }
 
 

@@ -12,6 +12,7 @@ from accounts import operations as accounts
 from accounts.models import Practice, User
 from calendars.demo import load_calendars_demo
 from core.actor import Actor
+from demo.attendance import load_attendance_demo
 from demo.supervision import load_supervision_demo
 from extensions import db
 from groups.demo import load_groups_demo
@@ -176,4 +177,5 @@ def load_demo() -> DemoResult:
     assessed = load_supervision_demo(practice, staff, demo_patients)
     load_reminders_demo(practice)
     load_calendars_demo(practice, demo_patients)
+    load_attendance_demo(practice, staff)
     return DemoResult(practice, staff, demo_patients, assessed)

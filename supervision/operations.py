@@ -282,12 +282,15 @@ def _suggestion(patient_id: int, previous: Assessment, scores: ScoreSet) -> dict
             Barrier.patient_id == patient_id, Barrier.source == "manual", Barrier.recorded_at > previous.taken_at
         )
     ).scalar_one()
-    # Attendance needs groups' sessions (not built yet): None means attendance suggests nothing.
-    suggestion = suggest_reassessment(score_stored_answers(previous.answers), scores, None, new_barrier=manual > 0)
+    # The rate of the current (or latest) enrolment; None before any roll-call: attendance then suggests nothing.
+    from attendance.operations import attendance_rate
+
+    rate = attendance_rate(previous.practice_id, patient_id)
+    suggestion = suggest_reassessment(score_stored_answers(previous.answers), scores, rate, new_barrier=manual > 0)
     return {
         "direction": suggestion.direction,
         "previous_assessment_id": previous.id,
-        "attendance_rate": None,
+        "attendance_rate": None if rate is None else round(rate, 4),
         "reasons": [_reason_json(reason) for reason in suggestion.reasons],
     }
 

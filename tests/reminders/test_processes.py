@@ -88,7 +88,7 @@ def test_restarted_scheduler_runs_each_job_once_and_sends_each_message_once(live
     wait_for(lambda: statuses(live).get("sent") == 150, 90, "everything sent")
     second_log = _scheduler_output(second)
     for log in (first_log, second_log):
-        assert "scheduler started with jobs: dispatch, invitation_scan, reminder_scan" in log
+        assert "scheduler started with jobs: dispatch, followup_scan, invitation_scan, reminder_scan" in log
         assert "scheduler stopped" in log
     counts = Counter(r.message_id for r in smtp.received)
     assert set(counts) == set(expected) and max(counts.values()) == 1

@@ -237,7 +237,7 @@ def test_patient_page_section_for_a_therapist(client, therapist, patient, actor)
     assert "Level not set" in html  # the reassessment ended the previous decision
     assert "Severe pain: NRS = 8." in html
     assert "Consider one level up." in html and "NRS rose from 6 to 8" in html
-    assert "Attendance is not available yet" in html
+    assert "No attendance has been recorded yet" in html
     assert "Level history (1 decision)" in html
     assert "Low health literacy" in html and "Plain-language material" in html  # barrier with its action
     assert "No time to train" in html and "Other time slot" in html
