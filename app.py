@@ -96,6 +96,8 @@ def _configure_sqlite(engine) -> None:
         # at once with SQLITE_BUSY when another writer committed in between (the busy timeout cannot help);
         # taking the lock up front makes concurrent writers wait their turn instead, so a check-then-insert
         # (the last place in a group) is safe. Transactions are short: one per request, job run or command.
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # each statement is its own transaction (the dispatcher's outcome writer)
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

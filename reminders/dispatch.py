@@ -9,6 +9,7 @@ lease has run out.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -154,9 +155,12 @@ def _outcome(row: OutboxMessage, verdict: Verdict, now: datetime, stats: Dispatc
 _SAVE_STATEMENTS: dict[tuple[str, ...], sa.Update] = {}
 
 
-def _save(row: OutboxMessage, values: dict, now: datetime) -> None:
-    # A plain UPDATE and a commit per message: the rows were loaded once for the batch, and the ORM's
-    # change tracking and refresh-after-commit would cost more than the SMTP round trip.
+def _save(writer: sa.Connection | None, row: OutboxMessage, values: dict, now: datetime) -> None:
+    """Record one outcome, durably, before the next message is sent (at most one repeat after a crash).
+
+    `writer` is an autocommit connection: the UPDATE is its own transaction, one round trip instead of BEGIN,
+    UPDATE and COMMIT. Without one (the caller holds a transaction, as tests do) it goes through the session.
+    """
     keys = tuple(sorted(values))
     statement = _SAVE_STATEMENTS.get(keys)
     if statement is None:
@@ -167,10 +171,20 @@ def _save(row: OutboxMessage, values: dict, now: datetime) -> None:
             .values(lease_until=None, updated_at=sa.bindparam("v_now"), **{k: sa.bindparam(f"v_{k}") for k in keys})
         )
         _SAVE_STATEMENTS[keys] = statement
-    db.session.connection().execute(
-        statement, {"v_id": row.id, "v_now": now, **{f"v_{k}": v for k, v in values.items()}}
-    )
-    db.session.commit()
+    parameters = {"v_id": row.id, "v_now": now, **{f"v_{k}": v for k, v in values.items()}}
+    if writer is not None:
+        writer.execute(statement, parameters)
+    else:
+        db.session.connection().execute(statement, parameters)
+        db.session.commit()
+
+
+def _outcome_writer():
+    """An autocommit connection for the outcomes, unless the session is bound to a caller's connection (a test
+    inside a transaction, which a second connection could not see)."""
+    if isinstance(db.session.get_bind(), sa.Connection):
+        return contextlib.nullcontext(None)
+    return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _send_batch(ids: list[int], settings: SmtpSettings, now_fn: Callable[[], datetime], stats: DispatchStats) -> None:
@@ -183,30 +197,33 @@ def _send_batch(ids: list[int], settings: SmtpSettings, now_fn: Callable[[], dat
     for kind in {row.kind for row in rows}:
         if kind in STALE_CHECKS:
             stale.update(STALE_CHECKS[kind]([row for row in rows if row.kind == kind]))
-    # Detach the batch: what we need is read, and commits below must not expire and reload each row.
+    # Detach the batch: what we need is read, and commits below must not expire and reload each row. End the
+    # reading transaction, so no lock is held while we talk to the SMTP server (SQLite would block the writer).
     for row in rows:
         db.session.expunge(row)
+    db.session.commit()
     pending = list(rows)
-    try:
-        with MailTransport(settings) as transport:
-            while pending:
-                row = pending[0]
-                now = now_fn()
-                if row.id in stale:
-                    stats.cancelled += 1
-                    values = {"status": "cancelled", "last_error": stale[row.id][:1000]}
-                elif row.not_after is not None and row.not_after <= now:
-                    stats.expired += 1
-                    values = {"status": "expired", "last_error": "too late to send"}
-                else:
-                    values = _outcome(row, transport.send(row.sender, row.recipient, row.mime), now, stats)
-                _save(row, values, now)
-                pending.pop(0)
-    except ConnectionLost as exc:
-        log.warning("SMTP unavailable (%s); %d message(s) will be retried", exc, len(pending))
-        now = now_fn()
-        for row in pending:
-            _save(row, _outcome(row, Verdict("retry", str(exc)), now, stats), now)
+    with _outcome_writer() as writer:
+        try:
+            with MailTransport(settings) as transport:
+                while pending:
+                    row = pending[0]
+                    now = now_fn()
+                    if row.id in stale:
+                        stats.cancelled += 1
+                        values = {"status": "cancelled", "last_error": stale[row.id][:1000]}
+                    elif row.not_after is not None and row.not_after <= now:
+                        stats.expired += 1
+                        values = {"status": "expired", "last_error": "too late to send"}
+                    else:
+                        values = _outcome(row, transport.send(row.sender, row.recipient, row.mime), now, stats)
+                    _save(writer, row, values, now)
+                    pending.pop(0)
+        except ConnectionLost as exc:
+            log.warning("SMTP unavailable (%s); %d message(s) will be retried", exc, len(pending))
+            now = now_fn()
+            for row in pending:
+                _save(writer, row, _outcome(row, Verdict("retry", str(exc)), now, stats), now)
 
 
 def dispatch(
