@@ -25,6 +25,7 @@ from icalendar import Calendar, Event, vDuration  # noqa: E402
 
 from app import create_app  # noqa: E402
 from extensions import db  # noqa: E402
+from tests.processes import reset_postgres  # noqa: E402
 
 SESSIONS = 250
 HOST = "motio.bench"
@@ -38,15 +39,6 @@ JOIN enrolments e ON e.group_id = s.group_id AND e.patient_id = :patient
 WHERE s.ends_at > :window_start AND s.starts_at < :window_end
 ORDER BY s.starts_at, s.id
 """
-
-
-def reset_postgres(url: str) -> None:
-    target = sa.engine.make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 def _utc(value) -> datetime:

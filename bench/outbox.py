@@ -26,6 +26,7 @@ from aiosmtpd.controller import Controller  # noqa: E402
 
 from app import create_app  # noqa: E402
 from extensions import db  # noqa: E402
+from tests.processes import reset_postgres  # noqa: E402
 from tests.smtp import free_port  # noqa: E402
 
 
@@ -50,15 +51,6 @@ def messages(n: int) -> list[bytes]:
         message.add_alternative("<p>Beste patiënt,</p><p>Morgen heeft u groepstraining.</p>" * 5, subtype="html")
         out.append(message.as_bytes())
     return out
-
-
-def reset_postgres(url: str) -> None:
-    target = sa.engine.make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 def main() -> None:

@@ -15,6 +15,44 @@ import sqlalchemy as sa
 from config import ROOT, normalise_database_url
 
 
+def reset_postgres(url: str) -> None:
+    """Drop and create the PostgreSQL database named in `url` (benchmarks and race tests start empty)."""
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def drop_postgres(url: str) -> None:
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def race_database(kind: str, tmp_path, suffix: str):
+    """A fresh committed database for a two-connection race test: a SQLite file, or `<test db>_<suffix>` on
+    PostgreSQL (skipped without TEST_DATABASE_URL). A generator, to be used as a pytest fixture body."""
+    import pytest
+
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'race.db'}"
+        return
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("set TEST_DATABASE_URL to race on PostgreSQL too")
+    url = sa.engine.make_url(normalise_database_url(base))
+    url = url.set(database=f"{url.database}_{suffix}").render_as_string(hide_password=False)
+    reset_postgres(url)
+    try:
+        yield url
+    finally:
+        drop_postgres(url)
+
+
 class Child:
     """A child process whose output goes to a file, so a test can read it while the process runs."""
 

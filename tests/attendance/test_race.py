@@ -5,13 +5,12 @@ saves try to open stay one per patient."""
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 
 import pytest
 import sqlalchemy as sa
 
-from config import normalise_database_url
+from tests import processes
 from tests.attendance import race
 
 pytestmark = [pytest.mark.committing, pytest.mark.slow]
@@ -19,24 +18,7 @@ pytestmark = [pytest.mark.committing, pytest.mark.slow]
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def race_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'race.db'}"
-        return
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("set TEST_DATABASE_URL to race on PostgreSQL too")
-    url = sa.engine.make_url(normalise_database_url(base))
-    name = f"{url.database}_att_race"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from processes.race_database(request.param, tmp_path, "att_race")
 
 
 def test_two_tablets_saving_at_once_lose_nothing(race_database):
